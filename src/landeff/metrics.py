@@ -1,0 +1,177 @@
+"""Measures: parcel FAR and density, enterprise land, per-mu figures and the ratios of DOMAIN.md."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .crs import M2_PER_MU
+
+#: Enterprise figures summed onto parcels and per enterprise (万元, tce, kWh, t, 人).
+FIGURES = (
+    "tax_wan",
+    "revenue_wan",
+    "output_wan",
+    "value_added_wan",
+    "energy_tce",
+    "electricity_kwh",
+    "emissions_t",
+    "rd_wan",
+    "employees",
+)
+#: Per-mu figures (万元/亩) and the figure each divides.
+PER_MU = {
+    "tax_wan_per_mu": "tax_wan",
+    "revenue_wan_per_mu": "revenue_wan",
+    "output_wan_per_mu": "output_wan",
+    "value_added_wan_per_mu": "value_added_wan",
+}
+
+
+def _div(num: pd.Series | np.ndarray, den: pd.Series | np.ndarray) -> np.ndarray:
+    """Divide, giving NaN where the denominator is 0 or missing."""
+    n = np.asarray(num, dtype=float)
+    d = np.asarray(den, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((d != 0) & ~np.isnan(d), n / np.where(d == 0, 1, d), np.nan)
+
+
+def ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the efficiency ratios of an enterprise (or parcel, or park) frame.
+
+    Columns: ``value_added_wan_per_tce`` (单位能耗增加值), ``value_added_wan_per_t`` (单位排放增加值),
+    ``tax_yuan_per_kwh`` (单位电耗税收, tax in 元), ``value_added_wan_per_employee`` (全员劳动生产率)
+    and ``rd_ratio`` (R&D ÷ revenue, a plain ratio).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"tax_wan": [10.0], "electricity_kwh": [500000.0], "value_added_wan": [300.0],
+    ...                    "energy_tce": [100.0], "emissions_t": [0.0], "employees": [30.0],
+    ...                    "rd_wan": [12.0], "revenue_wan": [400.0]})
+    >>> ratios(df).round(4).iloc[0].tolist()
+    [3.0, nan, 0.2, 10.0, 0.03]
+    """
+    g = {c: frame[c] if c in frame else pd.Series(np.nan, index=frame.index) for c in FIGURES}
+    return pd.DataFrame(
+        {
+            "value_added_wan_per_tce": _div(g["value_added_wan"], g["energy_tce"]),
+            "value_added_wan_per_t": _div(g["value_added_wan"], g["emissions_t"]),
+            "tax_yuan_per_kwh": _div(g["tax_wan"] * 1e4, g["electricity_kwh"]),
+            "value_added_wan_per_employee": _div(g["value_added_wan"], g["employees"]),
+            "rd_ratio": _div(g["rd_wan"], g["revenue_wan"]),
+        },
+        index=frame.index,
+    )
+
+
+def per_mu(frame: pd.DataFrame, land_mu: pd.Series | np.ndarray) -> pd.DataFrame:
+    """Return the per-mu figures (万元/亩) of ``frame`` over ``land_mu``."""
+    return pd.DataFrame(
+        {
+            name: _div(frame[fig] if fig in frame else np.nan, land_mu)
+            for name, fig in PER_MU.items()
+        },
+        index=frame.index,
+    )
+
+
+def is_active(frame: pd.DataFrame, *, stopped_kwh: float) -> pd.Series:
+    """Return whether each enterprise row shows activity: tax or revenue or output > 0, or power use.
+
+    Electricity at or above ``stopped_kwh`` (kWh a year) counts as activity.
+    """
+    def col(name: str) -> pd.Series:
+        return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
+
+    money = (col("tax_wan") > 0) | (col("revenue_wan") > 0) | (col("output_wan") > 0)
+    power = col("electricity_kwh") >= stopped_kwh
+    return (money | power).fillna(False).astype(bool)
+
+
+def measure_parcels(
+    parcels: pd.DataFrame,
+    pieces: pd.DataFrame,
+    footprint_m2: pd.Series,
+) -> pd.DataFrame:
+    """Return the building measures of each parcel.
+
+    Parameters
+    ----------
+    parcels : DataFrame
+        With ``parcel_id`` and ``area_m2``.
+    pieces : DataFrame
+        Building pieces from :func:`landeff.join.clip_buildings`.
+    footprint_m2 : Series
+        Union footprint per parcel (:func:`landeff.join.footprint_by_parcel`).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``parcel_id``: ``footprint_m2, floor_area_m2, far_floor_area_m2, far`` (unitless:
+        floor area counted for FAR ÷ parcel area) and ``building_density`` (footprint ÷ area),
+        ``n_buildings``.
+    """
+    idx = pd.Index(parcels["parcel_id"], name="parcel_id")
+    g = pieces.groupby("parcel_id")
+    out = pd.DataFrame(index=idx)
+    out["footprint_m2"] = footprint_m2.reindex(idx).fillna(0.0)
+    out["floor_area_m2"] = g["floor_area_m2"].sum().reindex(idx).fillna(0.0)
+    out["far_floor_area_m2"] = g["far_floor_area_m2"].sum().reindex(idx).fillna(0.0)
+    out["n_buildings"] = g["building_id"].nunique().reindex(idx).fillna(0).astype(int)
+    area = parcels.set_index("parcel_id")["area_m2"].reindex(idx)
+    out["far"] = _div(out["far_floor_area_m2"], area)
+    out["building_density"] = _div(out["footprint_m2"], area)
+    return out
+
+
+def measure_enterprises(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per enterprise row with its land, per-mu figures and ratios.
+
+    ``land_m2`` sums the enterprise's attributed land over its parcels; ``role`` is ``holder`` where it
+    holds any of them, else ``tenant``.
+    """
+    ent = enterprises.reset_index(drop=True).copy()
+    land = links.groupby("row")["land_m2"].sum()
+    ent["land_m2"] = land.reindex(ent.index).fillna(0.0).to_numpy()
+    ent["land_mu"] = ent["land_m2"] / M2_PER_MU
+    role = links.assign(h=links["role"].eq("holder")).groupby("row")["h"].any()
+    ent["role"] = np.where(role.reindex(ent.index).fillna(False).to_numpy(dtype=bool), "holder",
+                           "tenant")
+    ent["parcel_ids"] = (
+        links.groupby("row")["parcel_id"].agg(lambda s: ";".join(sorted(s))).reindex(ent.index)
+    )
+    for fig in FIGURES:
+        if fig not in ent:
+            ent[fig] = np.nan
+    ent = pd.concat([ent, per_mu(ent, ent["land_mu"]), ratios(ent)], axis=1)
+    return ent
+
+
+def spread_to_parcels(
+    enterprises: pd.DataFrame, links: pd.DataFrame, parcel_index: pd.Index, *, stopped_kwh: float
+) -> pd.DataFrame:
+    """Sum each enterprise's figures onto its parcels in proportion to its land on each.
+
+    ``links["row"]`` holds labels of ``enterprises``' index.
+
+    Returns a frame indexed like ``parcel_index`` with the summed figures, ``n_enterprises``,
+    ``n_active``, ``holder_land_m2`` and ``tenant_land_m2``.
+    """
+    ent = enterprises.reindex(links["row"].to_numpy())
+    share = links["share"].to_numpy(dtype=float)
+    parts = pd.DataFrame({"parcel_id": links["parcel_id"].to_numpy()})
+    for fig in FIGURES:
+        vals = ent[fig].to_numpy(dtype=float) if fig in ent else np.full(len(ent), np.nan)
+        parts[fig] = vals * share
+    active = is_active(ent, stopped_kwh=stopped_kwh).to_numpy()
+    parts["n_enterprises"] = 1
+    parts["n_active"] = active.astype(int)
+    parts["holder_land_m2"] = np.where(links["role"].to_numpy() == "holder", links["land_m2"], 0.0)
+    parts["tenant_land_m2"] = np.where(links["role"].to_numpy() == "tenant", links["land_m2"], 0.0)
+    summed = parts.groupby("parcel_id").sum(min_count=1)
+    out = summed.reindex(parcel_index)
+    for c in ("n_enterprises", "n_active"):
+        out[c] = out[c].fillna(0).astype(int)
+    for c in ("holder_land_m2", "tenant_land_m2"):
+        out[c] = out[c].fillna(0.0)
+    return out

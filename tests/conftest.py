@@ -1,0 +1,3 @@
+"""Shared fixtures. Each fixture family lives in its own module, registered here."""
+
+pytest_plugins: list[str] = []
