@@ -16,6 +16,7 @@ from .errors import CRSError, Diagnostics, InputError, LandeffError, PolicyError
 from .io.landchina import read_landchina
 from .pipeline import Result, evaluate, read_demo
 from .policy import Policy, list_presets, load_policy
+from .scenario import scenario
 
 
 __version__ = "0.1.0"
@@ -32,5 +33,6 @@ __all__ = [
     "load_policy",
     "read_demo",
     "read_landchina",
+    "scenario",
 
 ]
