@@ -159,3 +159,14 @@ def test_enterprise_on_two_parcels_is_spread_by_land(two_parcels):
     per_mu_a = spread.loc["A", "tax_wan"] / 15
     per_mu_b = spread.loc["B", "tax_wan"] / 7.5
     assert per_mu_a == pytest.approx(per_mu_b)
+
+
+def test_building_digitised_twice_counts_once(two_parcels):
+    d = Diagnostics()
+    g = box(10, 10, 20, 20)
+    b = gpd.GeoDataFrame({"building_id": ["x", "x2", "y"], "floors": [2.0, 2.0, 3.0],
+                          "geometry": [g, g, g]}, crs=4547)
+    pieces = clip_buildings(two_parcels, b, diagnostics=d)
+    # x2 repeats x exactly and is rejected; y has the same footprint but other storeys: kept
+    assert sorted(pieces["building_id"]) == ["x", "y"]
+    assert d.rejected["reason_code"].tolist() == ["duplicate_building"]

@@ -19,7 +19,7 @@ def test_wheel_carries_the_demo_and_runs_it(tmp_path):
     )
     wheel = next(dist.glob("landeff-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("parcels.gpkg", "buildings.gpkg", "enterprises.csv", "contracts.csv", "demo.toml"):
+    for f in ("parcels.gpkg", "buildings.gpkg", "enterprises.csv", "contracts.csv", "demo.toml", "demo-policy.toml"):
         assert f"landeff/demo/{f}" in names
     assert "landeff/data/presets/jiangsu-huaian-2024.toml" in names
 

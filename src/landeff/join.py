@@ -54,6 +54,7 @@ def clip_buildings(
     b = b.reset_index(drop=True)
     if "building_id" not in b:
         b["building_id"] = [f"B{i:06d}" for i in range(1, len(b) + 1)]
+    b = _drop_duplicate_buildings(b, diagnostics=diagnostics)
     bgeom = b.geometry.values
     pgeom = parcels.geometry.values
     tree = shapely.STRtree(pgeom)
@@ -114,6 +115,23 @@ def clip_buildings(
         crs=parcels.crs,
     )
     return out
+
+
+def _drop_duplicate_buildings(b: gpd.GeoDataFrame, *, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Reject buildings digitised twice: the same footprint (to 1 cm) and the same storeys."""
+    grid = 0.01 if b.crs is not None and b.crs.is_projected else 1e-7
+    key = pd.Series(shapely.to_wkb(shapely.normalize(shapely.set_precision(b.geometry.values, grid))),
+                    index=b.index)
+    cols = [c for c in ("floors", "floor_area_m2", "height_m", "storey_height_m") if c in b]
+    frame = pd.concat([key.rename("_geom"), b[cols]], axis=1)
+    dup = frame.duplicated(keep="first") & key.notna()
+    if dup.any():
+        diagnostics.reject(
+            b.loc[dup], "duplicate_building",
+            "building digitised twice (same footprint and storeys as an earlier one); counted once",
+            column="building_id",
+        )
+    return b.loc[~dup].reset_index(drop=True)
 
 
 def _zone_of_buildings(n: int, bi: np.ndarray, zones: np.ndarray) -> np.ndarray:

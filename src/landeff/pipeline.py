@@ -18,6 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import flags as rules
+from . import grading
 from .crs import CGCS2000, M2_PER_MU, area_zones, planar_area_m2
 from .errors import Diagnostics, InputError
 from .io.tables import read_table
@@ -303,9 +305,6 @@ def evaluate(
         )
 
     with _timed(timings, "flag", progress):
-        from . import flags as rules
-        from . import grading
-
         graded = grading.grade(
             current.reset_index(drop=True), ent_years.reset_index(drop=True),
             policy=pol, as_of=as_of_d, year=chosen if chosen is not None else as_of_d.year,
@@ -320,7 +319,6 @@ def evaluate(
             far_minimum=pol.far_minimum,
             investment_includes_land_price=pol.investment_includes_land_price,
             enterprise_years=ent_years.reset_index(drop=True),
-            links=links_out,
             diagnostics=diag,
         )
         per_parcel = found.per_parcel.reindex(par.index)
@@ -330,7 +328,7 @@ def evaluate(
     par = gpd.GeoDataFrame(par, geometry=par.geometry.name, crs=par.crs)
     summary = summarise(
         par, graded, found.findings, diag, as_of=as_of_d, year=chosen, policy=pol, name=name,
-        pieces=pieces,
+        pieces=pieces, enterprise_years=ent_years,
     )
     diag.raise_if_warnings()
     return Result(
@@ -484,6 +482,7 @@ def summarise(
     policy: Policy,
     name: str,
     pieces: pd.DataFrame,
+    enterprise_years: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Return park totals and averages (JSON-safe) for summary.json and the report."""
 
@@ -552,9 +551,27 @@ def summarise(
         "low_efficiency_land_mu": area_of(("低效用地", "低效")),
         "grades": {str(k): int(v) for k, v in grades.items()},
         "findings": {str(k): int(v) for k, v in codes.items()},
+        "by_year": _by_year(enterprise_years),
         "n_warnings": len(diag.warning_rows),
         "n_rejected": len(diag.rejected_rows),
     }
+
+
+def _by_year(enterprise_years: pd.DataFrame | None) -> dict[str, dict[str, float | None]]:
+    """Park figures per year: totals and per-mu (Σ figure ÷ Σ enterprise land), for YoY."""
+    if enterprise_years is None or enterprise_years.empty:
+        return {}
+    out: dict[str, dict[str, float | None]] = {}
+    for year, g in enterprise_years.groupby("year"):
+        land = float(g["land_mu"].sum())
+        row: dict[str, float | None] = {"land_mu": round(land, 6), "n_enterprises": len(g)}
+        for fig in ("tax_wan", "revenue_wan", "output_wan", "value_added_wan"):
+            if fig in g:
+                total = float(g[fig].sum())
+                row[fig] = round(total, 6)
+                row[f"{fig}_per_mu"] = round(total / land, 6) if land > 0 else None
+        out[str(int(year))] = row
+    return out
 
 
 def demo_dir() -> Path:
@@ -576,7 +593,7 @@ def read_demo() -> dict[str, Any]:
     --------
     >>> inputs = read_demo()
     >>> sorted(inputs)
-    ['as_of', 'buildings', 'contracts', 'enterprises', 'name', 'parcels', 'year']
+    ['as_of', 'buildings', 'contracts', 'enterprises', 'name', 'parcels', 'policy', 'year']
     """
     d = demo_dir()
     meta = tomllib.loads((d / "demo.toml").read_text(encoding="utf-8"))
@@ -585,6 +602,7 @@ def read_demo() -> dict[str, Any]:
         "buildings": str(d / "buildings.gpkg"),
         "enterprises": str(d / "enterprises.csv"),
         "contracts": str(d / "contracts.csv"),
+        "policy": str(d / "demo-policy.toml"),
         "as_of": meta["as_of"],
         "year": int(meta["year"]),
         "name": str(meta.get("name", "")),

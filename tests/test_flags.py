@@ -1,0 +1,736 @@
+"""Findings rules on hand-built parcels: every code, and the edges of each rule."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from landeff.errors import Diagnostics, PolicyError
+from landeff.flags import CODES, FINDING_COLUMNS, Findings, find
+from landeff.policy import Threshold
+
+AS_OF = pd.Timestamp("2025-06-30")
+GK_120E = 4549  # CGCS2000 3-degree GK, CM 120E, no zone prefix
+GK_108E = 4545  # CM 108E
+NaT = pd.NaT
+
+THRESHOLD_VALUES = {
+    "stopped_kwh": (10000.0, "kWh"),
+    "low_tax_wan_per_mu": (None, "万元/亩"),
+    "coverage_min": (0.30, ""),
+    "density_min": (0.30, ""),
+    "remainder_margin_m": (10.0, "m"),
+    "remainder_min_mu": (5.0, "亩"),
+    "remainder_inward_buffer_m": (15.0, "m"),
+    "late_years": (2.0, "年"),
+    "shortfall_ratio": (0.5, ""),
+}
+
+
+def thresholds(**override: float | None) -> dict[str, Threshold]:
+    out = {k: Threshold(v, u, f"test setting {k}") for k, (v, u) in THRESHOLD_VALUES.items()}
+    for k, v in override.items():
+        out[k] = Threshold(v, THRESHOLD_VALUES[k][1], f"park setting {k}")
+    return out
+
+
+# A healthy parcel: started and completed on time, in production, dense enough, paying its way.
+HEALTHY = {
+    "holder_uscc": "91320000000000000X",
+    "supervision_no": "3201152019B00001",
+    "industry_code": "34",
+    "agreed_start": pd.Timestamp("2020-03-01"),
+    "actual_start": pd.Timestamp("2020-02-15"),
+    "agreed_completion": pd.Timestamp("2022-03-01"),
+    "actual_completion": pd.Timestamp("2022-01-10"),
+    "far_min": 1.0,
+    "far": 1.5,
+    "building_density": 0.45,
+    "footprint_m2": 4500.0,
+    "structure_yard_area_m2": np.nan,
+    "n_buildings": 2,
+    "n_active": 1,
+    "tax_wan": 450.0,
+    "tax_wan_per_mu": 30.0,
+    "output_wan_per_mu": 500.0,
+    "committed_tax_wan_per_mu": np.nan,
+    "committed_output_wan_per_mu": np.nan,
+    "investment_total_wan": 3000.0,
+    "investment_done_wan": 3200.0,
+    "land_price_wan": 500.0,
+    "suspended_since": NaT,
+    "developed_area_m2": np.nan,
+    "recorded_area_m2": np.nan,
+    "gov_cause": False,
+}
+# Not started: nothing built, no start recorded, completion not due yet.
+NOT_STARTED = {
+    "actual_start": NaT,
+    "actual_completion": NaT,
+    "agreed_completion": pd.Timestamp("2027-12-31"),
+    "n_buildings": 0,
+    "n_active": 0,
+    "far": 0.0,
+    "building_density": 0.0,
+    "footprint_m2": 0.0,
+    "tax_wan": np.nan,
+    "tax_wan_per_mu": np.nan,
+    "output_wan_per_mu": np.nan,
+    "investment_done_wan": np.nan,
+}
+
+
+def parcels(*rows: dict, crs: int = GK_120E) -> gpd.GeoDataFrame:
+    """Build a parcels frame: each row a 100 m × 100 m square (10000 m², 15 亩) unless given."""
+    records, geoms = [], []
+    for i, row in enumerate(rows):
+        rec = {**HEALTHY, "parcel_id": f"P{i + 1}", **row}
+        geom = rec.pop("geometry", None)
+        if geom is None:
+            x0 = 500000.0 + 1000.0 * i
+            geom = shapely.box(x0, 3500000.0, x0 + 100.0, 3500100.0)
+        rec.setdefault("area_m2", 10000.0)
+        rec.setdefault("area_mu", rec["area_m2"] * 15 / 10000)
+        rec.setdefault("area_epsg", crs)
+        records.append(rec)
+        geoms.append(geom)
+    frame = pd.DataFrame(records).set_index("parcel_id")
+    frame["gov_cause"] = frame["gov_cause"].astype("boolean")
+    for col in ("agreed_start", "actual_start", "agreed_completion", "actual_completion",
+                "suspended_since"):
+        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs)
+
+
+def run(frame: pd.DataFrame, *, as_of: object = AS_OF, **kw: object) -> Findings:
+    kw.setdefault("thresholds", thresholds())
+    return find(frame, as_of=as_of, **kw)
+
+
+def codes(result: Findings, parcel_id: str = "P1") -> list[str]:
+    f = result.findings
+    return sorted(f.loc[(f["level"] == "parcel") & (f["parcel_id"] == parcel_id), "code"])
+
+
+def row(result: Findings, code: str, parcel_id: str = "P1") -> pd.Series:
+    f = result.findings
+    hit = f.loc[(f["code"] == code) & (f["parcel_id"] == parcel_id)]
+    assert len(hit) == 1, f"expected one {code} on {parcel_id}, got {len(hit)}"
+    return hit.iloc[0]
+
+
+# -- shape of the result --------------------------------------------------------------------------
+
+
+def test_healthy_parcel_has_no_findings():
+    result = run(parcels({}))
+    assert result.findings.empty
+    assert list(result.findings.columns) == FINDING_COLUMNS
+    assert result.per_parcel.loc["P1", "flags"] == ""
+    assert pd.isna(result.per_parcel.loc["P1", "idle_stage"])
+    assert list(result.remainders.columns) == ["parcel_id", "area_m2", "area_mu", "geometry"]
+
+
+def test_columns_ids_and_as_of():
+    frame = parcels(
+        {**NOT_STARTED, "agreed_start": pd.Timestamp("2022-03-01")},
+        {**NOT_STARTED, "agreed_start": pd.Timestamp("2025-03-01")},
+    )
+    f = run(frame).findings
+    assert list(f.columns) == FINDING_COLUMNS
+    assert f["finding_id"].is_unique
+    assert (f["as_of"] == AS_OF).all()
+    assert set(f["level"]) == {"parcel"}
+    assert f["supervision_no"].eq("3201152019B00001").all()
+    assert f["uscc"].eq("91320000000000000X").all()
+    assert f["source"].str.len().gt(0).all() and f["evidence"].str.len().gt(0).all()
+    for _, r in f.iterrows():
+        code = CODES[r["code"]]
+        assert (r["label_zh"], r["label_en"]) == (code.label_zh, code.label_en)
+
+
+def test_thresholds_are_checked():
+    th = thresholds()
+    del th["stopped_kwh"]
+    th["late_years"] = Threshold(None, "年", "x")
+    with pytest.raises(PolicyError, match=r"missing key\(s\) stopped_kwh.*late_years have no"):
+        run(parcels({}), thresholds=th)
+
+
+def test_empty_input():
+    result = run(parcels({}).iloc[:0])
+    assert result.findings.empty and result.per_parcel.empty and result.remainders.empty
+
+
+# -- IDLE_NOT_STARTED and OVERDUE_START -----------------------------------------------------------
+
+
+def test_exactly_one_year_is_idle_with_fee():
+    frame = parcels({**NOT_STARTED, "agreed_start": pd.Timestamp("2024-06-30")})
+    result = run(frame)
+    assert codes(result) == ["IDLE_NOT_STARTED"]
+    r = row(result, "IDLE_NOT_STARTED")
+    assert (r["stage"], r["value"], r["threshold"], r["unit"]) == ("fee", 1.0, 1.0, "年")
+    assert r["fee_wan"] == pytest.approx(100.0)  # 20 % of the 500 万元 land price
+    assert r["category"] == "闲置土地"
+    assert r["evidence"].startswith("约定开工 2024-06-30，截至 2025-06-30 未开工，已满 1 年")
+    assert "第二条" in r["source"] and "城市房地产管理法第二十六条" in r["source"]
+    assert result.per_parcel.loc["P1", "idle_stage"] == "fee"
+    assert result.per_parcel.loc["P1", "idle_fee_wan"] == pytest.approx(100.0)
+
+
+def test_day_before_the_anniversary_is_overdue_start_only():
+    frame = parcels({**NOT_STARTED, "agreed_start": pd.Timestamp("2024-06-30")})
+    result = run(frame, as_of="2025-06-29")
+    assert codes(result) == ["OVERDUE_START"]
+    r = row(result, "OVERDUE_START")
+    # 2024-06-30 -> 2025-06-30 is 365 days (no 29 February in between), so 364 on the day before
+    assert (r["value"], r["unit"], r["category"]) == (364.0, "天", "项目监管")
+    assert "2025-06-30 起满 1 年" in r["evidence"]
+    assert pd.isna(result.per_parcel.loc["P1", "idle_stage"])
+
+
+def test_agreed_start_day_itself_is_not_overdue():
+    frame = parcels({**NOT_STARTED, "agreed_start": pd.Timestamp("2025-06-30")})
+    assert run(frame).findings.empty
+
+
+def test_leap_day_agreed_start():
+    frame = parcels({**NOT_STARTED, "agreed_start": pd.Timestamp("2020-02-29")})
+    # 2020-02-29 + 1 year = 2021-02-28 (民法典 article 202)
+    assert codes(run(frame, as_of="2021-02-27")) == ["OVERDUE_START"]
+    on_time = run(frame, as_of="2021-02-28")
+    assert codes(on_time) == ["IDLE_NOT_STARTED"]
+    assert row(on_time, "IDLE_NOT_STARTED")["stage"] == "fee"
+    assert row(run(frame, as_of="2022-02-27"), "IDLE_NOT_STARTED")["stage"] == "fee"
+    later = row(run(frame, as_of="2022-02-28"), "IDLE_NOT_STARTED")
+    assert (later["stage"], later["value"]) == ("reclaim", 2.0)
+    assert np.isnan(later["fee_wan"])  # at two years the land is taken back: no fee stage
+
+
+def test_fee_arithmetic():
+    frame = parcels(
+        {**NOT_STARTED, "agreed_start": pd.Timestamp("2024-01-10"), "land_price_wan": 356.6},
+        {**NOT_STARTED, "agreed_start": pd.Timestamp("2024-01-10"), "land_price_wan": 1306.62},
+        {**NOT_STARTED, "agreed_start": pd.Timestamp("2024-01-10"), "land_price_wan": np.nan},
+    )
+    result = run(frame)
+    fees = result.findings.set_index("parcel_id")["fee_wan"]
+    assert fees["P1"] == pytest.approx(71.32)  # 356.6 × 0.2
+    assert fees["P2"] == pytest.approx(261.324)  # 1306.62 × 0.2
+    assert np.isnan(fees["P3"])
+    assert "356.6 万元 × 20% = 71.32 万元" in row(result, "IDLE_NOT_STARTED", "P1")["evidence"]
+    assert "土地价款未知" in row(result, "IDLE_NOT_STARTED", "P3")["evidence"]
+    assert result.per_parcel["idle_fee_wan"].tolist()[:2] == pytest.approx([71.32, 261.324])
+
+
+def test_buildings_count_as_started_with_a_warning():
+    frame = parcels({**NOT_STARTED, "agreed_start": pd.Timestamp("2022-01-01"), "n_buildings": 1})
+    diag = Diagnostics()
+    result = run(frame, diagnostics=diag)
+    assert "IDLE_NOT_STARTED" not in codes(result) and "OVERDUE_START" not in codes(result)
+    w = diag.warnings.set_index("code")
+    assert w.loc["start_from_buildings", "message"].startswith("parcel P1: no actual start date")
+
+
+def test_recorded_start_stops_idle_but_a_start_after_as_of_does_not():
+    started = {**NOT_STARTED, "agreed_start": pd.Timestamp("2022-01-01")}
+    frame = parcels(
+        {**started, "actual_start": pd.Timestamp("2022-05-01")},
+        {**started, "actual_start": pd.Timestamp("2025-08-01")},
+    )
+    result = run(frame)
+    assert codes(result, "P1") == []
+    r = row(result, "IDLE_NOT_STARTED", "P2")
+    assert r["stage"] == "reclaim"
+    assert "实际开工 2025-08-01 在评价日之后" in r["evidence"]
+
+
+# -- IDLE_STALLED ---------------------------------------------------------------------------------
+
+STALLED = {
+    "actual_start": pd.Timestamp("2021-03-01"),
+    "actual_completion": NaT,
+    "agreed_completion": pd.Timestamp("2027-12-31"),
+    "n_active": 0,
+    "n_buildings": 0,
+    "recorded_area_m2": 9000.0,
+    "suspended_since": pd.Timestamp("2024-06-30"),
+    "investment_total_wan": np.nan,
+    "investment_done_wan": np.nan,
+}
+
+
+def test_stalled_one_third_exactly_is_not_stalled():
+    frame = parcels(
+        {**STALLED, "developed_area_m2": 3000.0},  # 3 × 3000 == 9000: not below 1/3
+        {**STALLED, "developed_area_m2": 2999.0},
+    )
+    result = run(frame)
+    assert codes(result, "P1") == []
+    r = row(result, "IDLE_STALLED", "P2")
+    assert r["stage"] == "fee"  # suspended on 2024-06-30: one full year on 2025-06-30
+    assert r["fee_wan"] == pytest.approx(100.0)
+    assert r["value"] == pytest.approx(2999 / 9000) and r["threshold"] == pytest.approx(1 / 3)
+    assert "已开发 2999 m²，占出让面积 9000 m² 的 33.3%（不足 1/3）" in r["evidence"]
+
+
+def test_stalled_25_percent_exactly_is_not_stalled():
+    frame = parcels(
+        {**STALLED, "investment_total_wan": 1000.0, "investment_done_wan": 250.0},
+        {**STALLED, "investment_total_wan": 1000.0, "investment_done_wan": 249.0},
+    )
+    result = run(frame)
+    assert codes(result, "P1") == []
+    r = row(result, "IDLE_STALLED", "P2")
+    assert (r["value"], r["threshold"]) == (pytest.approx(0.249), 0.25)
+
+
+def test_stalled_needs_a_full_year_of_suspension_and_counts_from_it():
+    frame = parcels(
+        {**STALLED, "developed_area_m2": 1000.0, "suspended_since": pd.Timestamp("2024-07-01")},
+        {**STALLED, "developed_area_m2": 1000.0, "suspended_since": pd.Timestamp("2023-06-30")},
+    )
+    result = run(frame)
+    assert codes(result, "P1") == []  # one day short of a full year
+    # two full years of suspension: reclaim, although the agreed start was in 2020
+    assert row(result, "IDLE_STALLED", "P2")["stage"] == "reclaim"
+
+
+def test_stalled_investment_net_of_land_price():
+    # totals include the 200 万元 land price: gross 440/1200 = 36.7 %, net 240/1000 = 24 %
+    frame = parcels({**STALLED, "investment_total_wan": 1200.0, "investment_done_wan": 440.0,
+                     "land_price_wan": 200.0})
+    assert codes(run(frame)) == []
+    result = run(frame, investment_includes_land_price=True)
+    r = row(result, "IDLE_STALLED")
+    assert r["value"] == pytest.approx(0.24)
+    assert r["fee_wan"] == pytest.approx(40.0)  # 20 % of 200
+    assert "（已扣除地价 200 万元）" in r["evidence"]
+
+
+def test_stalled_without_progress_figures_is_warned():
+    diag = Diagnostics()
+    result = run(parcels({**STALLED}), diagnostics=diag)
+    assert codes(result) == []
+    assert "stalled_untestable" in diag.warnings["code"].tolist()
+
+
+# -- article 8 ------------------------------------------------------------------------------------
+
+
+def test_government_cause_adds_a_row_and_takes_the_fee_away():
+    frame = parcels(
+        {**NOT_STARTED, "agreed_start": pd.Timestamp("2024-03-01"), "gov_cause": True},
+        {**STALLED, "developed_area_m2": 100.0, "gov_cause": True},
+    )
+    result = run(frame)
+    for pid, code in (("P1", "IDLE_NOT_STARTED"), ("P2", "IDLE_STALLED")):
+        assert codes(result, pid) == sorted(["GOV_CAUSE", code])
+        idle = row(result, code, pid)
+        assert idle["stage"] == "article8" and np.isnan(idle["fee_wan"])
+        assert "第八条" in idle["evidence"]
+        gov = row(result, "GOV_CAUSE", pid)
+        assert (gov["stage"], gov["category"]) == ("article8", "闲置土地")
+        assert "第八条" in gov["source"]
+        assert result.per_parcel.loc[pid, "idle_stage"] == "article8"
+        assert np.isnan(result.per_parcel.loc[pid, "idle_fee_wan"])
+    assert result.per_parcel.loc["P1", "flags"] == "GOV_CAUSE;IDLE_NOT_STARTED"
+
+
+# -- IDLE_SUSPECTED -------------------------------------------------------------------------------
+
+SUSPECT = {**NOT_STARTED, "agreed_start": NaT, "agreed_completion": NaT}
+
+
+def test_suspected_idle_rests_on_geometry_only():
+    frame = parcels(
+        {**SUSPECT},
+        {**SUSPECT, "holder_uscc": np.nan, "supervision_no": np.nan},  # nobody holds it
+        {**SUSPECT, "agreed_start": pd.Timestamp("2025-03-01")},  # the legal test applies
+    )
+    result = run(frame)
+    r = row(result, "IDLE_SUSPECTED", "P1")
+    assert (r["category"], r["stage"]) == ("疑似闲置", "suspected")
+    assert np.isnan(r["fee_wan"])
+    assert "仅凭图形" in r["evidence"] and "不列入正式闲置土地清单" in r["evidence"]
+    assert result.per_parcel.loc["P1", "idle_stage"] == "suspected"
+    assert codes(result, "P2") == []
+    assert codes(result, "P3") == ["OVERDUE_START"]
+
+
+# -- OVERDUE_COMPLETION, INVESTMENT_SHORTFALL, BELOW_COMMITMENT -----------------------------------
+
+BUILDING = {"actual_completion": NaT, "agreed_completion": pd.Timestamp("2023-06-30")}
+
+
+def test_overdue_completion_more_than_two_years_is_low_efficiency():
+    frame = parcels({**BUILDING})
+    on_the_day = row(run(frame), "OVERDUE_COMPLETION")
+    # 2023-06-30 -> 2025-06-30 = 366 + 365 days (2024 is a leap year); exactly 2 years is not more
+    assert (on_the_day["value"], on_the_day["category"]) == (731.0, "项目监管")
+    after = row(run(frame, as_of="2025-07-01"), "OVERDUE_COMPLETION")
+    assert (after["value"], after["category"]) == (732.0, "低效用地")
+    assert "列为低效用地" in after["evidence"] and "park setting late_years" not in after["source"]
+    assert "test setting late_years" in after["source"]
+
+
+def test_investment_shortfall_and_the_half_mark():
+    frame = parcels(
+        {"investment_total_wan": 1000.0, "investment_done_wan": 600.0},
+        {"investment_total_wan": 1000.0, "investment_done_wan": 500.0},  # exactly 50 %
+        {"investment_total_wan": 1000.0, "investment_done_wan": 499.0},
+        {"investment_total_wan": 1000.0, "investment_done_wan": 400.0,
+         "actual_completion": NaT, "agreed_completion": pd.Timestamp("2026-01-01")},  # not due
+    )
+    result = run(frame)
+    got = {pid: row(result, "INVESTMENT_SHORTFALL", pid)["category"] for pid in ("P1", "P2", "P3")}
+    assert got == {"P1": "项目监管", "P2": "项目监管", "P3": "低效用地"}
+    r = row(result, "INVESTMENT_SHORTFALL", "P1")
+    assert (r["value"], r["threshold"], r["unit"]) == (600.0, 1000.0, "万元")
+    assert codes(result, "P4") == []
+
+
+def test_below_commitment_with_a_tax_refund():
+    frame = parcels(
+        {"committed_tax_wan_per_mu": 20.0, "tax_wan_per_mu": 12.0},
+        {"committed_tax_wan_per_mu": 20.0, "tax_wan_per_mu": 10.0},  # exactly 50 %
+        {"committed_tax_wan_per_mu": 20.0, "tax_wan_per_mu": -1.5},  # a refund
+        {"committed_tax_wan_per_mu": 20.0, "tax_wan_per_mu": -1.5, "n_active": 0},  # not producing
+        {"committed_output_wan_per_mu": 400.0, "output_wan_per_mu": 500.0},
+    )
+    result = run(frame)
+    assert row(result, "BELOW_COMMITMENT", "P1")["category"] == "项目监管"
+    assert row(result, "BELOW_COMMITMENT", "P2")["category"] == "项目监管"
+    refund = row(result, "BELOW_COMMITMENT", "P3")
+    assert (refund["category"], refund["value"], refund["threshold"]) == ("低效用地", -1.5, 20.0)
+    assert "退税" in refund["evidence"]
+    assert "BELOW_COMMITMENT" not in codes(result, "P4")
+    assert codes(result, "P5") == []
+
+
+# -- LOW_FAR, LOW_COVERAGE, LOW_TAX ---------------------------------------------------------------
+
+
+def test_low_far_contract_minimum_then_industry_minimum():
+    asked: list[list[str]] = []
+
+    def far_minimum(industry: pd.Series) -> pd.DataFrame:
+        asked.append(industry.tolist())
+        table = {"34": 0.7, "26": 0.6}
+        return pd.DataFrame(
+            {"far_min_industry": industry.map(table), "far_min_source": "2008 控制指标（测试）"},
+            index=industry.index,
+        )
+
+    frame = parcels(
+        {"far": 0.8, "far_min": 1.0},
+        {"far": 0.65, "far_min": np.nan, "industry_code": "34"},
+        {"far": 0.7, "far_min": 0.0, "industry_code": "34"},  # 0 = no contract minimum; 0.7 is ok
+        {**NOT_STARTED, "far": 0.1, "far_min": 1.0, "agreed_start": pd.Timestamp("2025-03-01")},
+        {"far": 0.5, "far_min": np.nan, "industry_code": "99"},  # no minimum known
+    )
+    result = run(frame, far_minimum=far_minimum)
+    contract = row(result, "LOW_FAR", "P1")
+    assert (contract["value"], contract["threshold"], contract["unit"]) == (0.8, 1.0, "")
+    assert "约定容积率下限" in contract["source"]
+    industry = row(result, "LOW_FAR", "P2")
+    assert (industry["threshold"], industry["source"]) == (0.7, "2008 控制指标（测试）")
+    assert "行业控制指标（行业代码 34）" in industry["evidence"]
+    assert "LOW_FAR" not in codes(result, "P3") + codes(result, "P4") + codes(result, "P5")
+    assert asked == [["34", "34", "99"]]  # only parcels without a contract minimum, in use
+
+
+def test_low_coverage_true_coefficient_and_proxy():
+    frame = parcels(
+        {"footprint_m2": 2000.0, "structure_yard_area_m2": 500.0},  # 25 %
+        {"footprint_m2": 2500.0, "structure_yard_area_m2": 500.0},  # exactly 30 %
+        {"building_density": 0.2},  # no structures given: density as proxy
+        {"building_density": 0.3},
+    )
+    result = run(frame)
+    true = row(result, "LOW_COVERAGE", "P1")
+    assert (true["value"], true["threshold"]) == (pytest.approx(0.25), 0.3)
+    assert "建筑系数 =（建筑占地 2000 m² + 构筑物及堆场 500 m²）÷ 宗地面积 10000 m² = 25%" in true[
+        "evidence"]
+    assert not true["evidence"].startswith("代理指标")
+    proxy = row(result, "LOW_COVERAGE", "P3")
+    assert proxy["evidence"].startswith("代理指标")
+    assert "建筑密度代替建筑系数" in proxy["source"]
+    assert codes(result, "P2") == [] and codes(result, "P4") == []
+
+
+def test_low_tax_is_off_by_default_and_counts_refunds():
+    frame = parcels({"tax_wan_per_mu": 8.0}, {"tax_wan_per_mu": -2.0}, {"tax_wan_per_mu": 12.0})
+    assert run(frame).findings.empty
+    result = run(frame, thresholds=thresholds(low_tax_wan_per_mu=10.0))
+    assert [row(result, "LOW_TAX", p)["value"] for p in ("P1", "P2")] == [8.0, -2.0]
+    assert "退税" in row(result, "LOW_TAX", "P2")["evidence"]
+    assert row(result, "LOW_TAX", "P1")["source"] == "park setting low_tax_wan_per_mu"
+    assert codes(result, "P3") == []
+
+
+# -- enterprises ----------------------------------------------------------------------------------
+
+
+def _enterprises() -> tuple[pd.DataFrame, pd.DataFrame]:
+    now = pd.DataFrame(
+        {
+            "uscc": ["E1", "E2", "E3", "E4", "E5", "E6"],
+            "name": ["甲", "乙", "丙", "丁", "戊", "己"],
+            "year": 2024,
+            "parcel_ids": [["P1"], ["P2"], ["P1", "P2"], ["P3"], ["P3"], ["P3"]],
+            "tax_wan": [0.0, -2.0, 0.0, 0.1, np.nan, 50.0],
+            "electricity_kwh": [9999.0, 500.0, 10000.0, 0.0, 0.0, 2e5],
+            "grade": ["C", "C", "D", "B", "C", "A"],
+            "score": [40.0, 35.0, 12.5, 70.0, 45.0, 95.0],
+            "preset": "jiangsu-huaian-2024",
+        }
+    )
+    before = pd.DataFrame(
+        {
+            "uscc": ["E1", "E2", "E2", "E1"],
+            "year": [2023, 2023, 2022, 2022],
+            "tax_wan": [0.0, 5.0, 0.0, 0.0],
+            "electricity_kwh": [100.0, 5e4, 0.0, 0.0],
+        }
+    )
+    return now, before
+
+
+def test_stopped_zombie_grade_d_and_parcel_flags():
+    now, before = _enterprises()
+    frame = parcels({}, {}, {})
+    result = run(frame, enterprises=now, enterprise_years=before, year=2024)
+    f = result.findings
+    ent = f.loc[f["level"] == "enterprise"]
+    # E1: tax 0 and 9999 kWh (< 10000); E2: a refund, 500 kWh. E3 has 10000 kWh (not below),
+    # E4 paid tax, E5 has no tax figure.
+    assert sorted(ent.loc[ent["code"] == "STOPPED", "uscc"]) == ["E1", "E2"]
+    stopped = ent.loc[(ent["code"] == "STOPPED") & (ent["uscc"] == "E2")].iloc[0]
+    assert (stopped["value"], stopped["threshold"], stopped["unit"]) == (500.0, 10000.0, "kWh")
+    assert "退税" in stopped["evidence"] and stopped["category"] == "企业"
+    # E1 stopped 2022, 2023 and 2024: a zombie for 3 years; E2 was active in 2023
+    zombie = ent.loc[ent["code"] == "ZOMBIE"]
+    assert zombie["uscc"].tolist() == ["E1"] and zombie["value"].tolist() == [3.0]
+    assert "2022–2024" in zombie["evidence"].iloc[0]
+    grade_d = ent.loc[ent["code"] == "GRADE_D"].iloc[0]
+    assert (grade_d["uscc"], grade_d["parcel_id"], grade_d["value"]) == ("E3", "P1;P2", 12.5)
+    assert "jiangsu-huaian-2024" in grade_d["source"]
+    flags = result.per_parcel["flags"]
+    assert flags["P1"] == "GRADE_D;STOPPED;ZOMBIE"
+    assert flags["P2"] == "GRADE_D;STOPPED"
+    assert flags["P3"] == ""
+    assert result.per_enterprise.loc["E1", "flags"] == "STOPPED;ZOMBIE"
+
+
+def test_zombie_needs_consecutive_years():
+    now, before = _enterprises()
+    before = before.loc[~((before["uscc"] == "E1") & (before["year"] == 2023))]
+    result = run(parcels({}, {}, {}), enterprises=now, enterprise_years=before, year=2024)
+    assert "ZOMBIE" not in set(result.findings["code"])
+
+
+def test_history_rows_inside_the_enterprise_frame_are_used():
+    now, before = _enterprises()
+    both = pd.concat([now, before], ignore_index=True)
+    result = run(parcels({}, {}, {}), enterprises=both)  # year: the latest, 2024
+    f = result.findings
+    assert f.loc[f["code"] == "ZOMBIE", "uscc"].tolist() == ["E1"]
+    assert sorted(f.loc[f["code"] == "STOPPED", "uscc"]) == ["E1", "E2"]
+
+
+def test_enterprise_commitment_and_missing_building_data():
+    ent = pd.DataFrame(
+        {
+            "uscc": ["E1", "E2", "E3"],
+            "parcel_ids": ["P1", "P1", "P1"],
+            "tax_wan": [30.0, 100.0, 0.0],
+            "electricity_kwh": [5e4, 5e4, 0.0],  # E3 is stopped: no commitment test
+            "tax_wan_per_mu": [6.0, 25.0, 0.0],
+            "committed_tax_wan_per_mu": [20.0, 20.0, 20.0],
+        }
+    )
+    frame = parcels({}).drop(columns="n_buildings")
+    diag = Diagnostics()
+    result = run(frame, enterprises=ent, year=2024, diagnostics=diag)
+    f = result.findings
+    below = f.loc[f["code"] == "BELOW_COMMITMENT"]
+    # E1: 6 < 20, and 6 < 50 % × 20 = 10 -> 低效用地; E2 above; E3 stopped
+    assert below[["level", "uscc", "category", "value", "threshold"]].values.tolist() == [
+        ["enterprise", "E1", "低效用地", 6.0, 20.0]
+    ]
+    assert "2024 年亩均税收 6 万元/亩，低于企业承诺 20 万元/亩（30%）" in below["evidence"].iloc[0]
+    assert result.per_parcel.loc["P1", "flags"] == "BELOW_COMMITMENT;STOPPED"
+    assert "no_building_info" in set(diag.warnings["code"])
+
+
+def test_vacant_building():
+    frame = parcels({"n_active": 0}, {"n_active": 1})
+    result = run(frame)
+    r = row(result, "VACANT_BUILDING", "P1")
+    assert (r["value"], r["unit"], r["category"]) == (2.0, "栋", "低效用地")
+    assert codes(result, "P2") == []
+
+
+def test_vacant_building_from_enterprises_when_no_count_is_given():
+    now, _ = _enterprises()
+    frame = parcels({}, {}, {}).drop(columns="n_active")
+    result = run(frame, enterprises=now)
+    # P1: E1 stopped, E3 active (10000 kWh); P2: E2 stopped, E3 active; P3: E4, E6 active
+    assert "VACANT_BUILDING" not in set(result.findings["code"])
+    only_stopped = now.loc[now["uscc"].isin(["E1", "E2", "E4"])]
+    result = run(frame, enterprises=only_stopped)
+    assert sorted(result.findings.loc[result.findings["code"] == "VACANT_BUILDING", "parcel_id"]) \
+        == ["P1", "P2"]
+
+
+# -- two findings on one parcel -------------------------------------------------------------------
+
+
+def test_a_parcel_with_two_findings():
+    frame = parcels({"far": 0.9, "committed_tax_wan_per_mu": 40.0})
+    result = run(frame)
+    assert codes(result) == ["BELOW_COMMITMENT", "LOW_FAR"]
+    assert result.per_parcel.loc["P1", "flags"] == "BELOW_COMMITMENT;LOW_FAR"
+    assert result.findings["finding_id"].tolist() == ["P1:BELOW_COMMITMENT", "P1:LOW_FAR"]
+
+
+def test_never_started_and_past_completion_collects_every_finding_that_holds():
+    # not started for 3 years and past its agreed completion: idle, overdue, and (being past the
+    # completion date, with nothing built) FAR 0 and density 0 below the minimums
+    frame = parcels({**NOT_STARTED, "agreed_start": pd.Timestamp("2022-03-01"),
+                     "agreed_completion": pd.Timestamp("2024-03-01")})
+    result = run(frame)
+    assert codes(result) == ["IDLE_NOT_STARTED", "LOW_COVERAGE", "LOW_FAR", "OVERDUE_COMPLETION"]
+    assert result.per_parcel.loc["P1", "flags"] == (
+        "IDLE_NOT_STARTED;LOW_COVERAGE;LOW_FAR;OVERDUE_COMPLETION")
+    idle = row(result, "IDLE_NOT_STARTED")
+    assert idle["evidence"].startswith("约定开工 2022-03-01，截至 2025-06-30 未开工，已满 3 年")
+    assert "尚未开工" in row(result, "OVERDUE_COMPLETION")["evidence"]
+    assert "已过约定竣工日期" in row(result, "LOW_FAR")["evidence"]
+
+
+# -- UNDEVELOPED_REMAINDER ------------------------------------------------------------------------
+
+
+def _remainder_case(x0: float, y0: float) -> tuple[list[shapely.Geometry], list[shapely.Geometry]]:
+    """Three parcels and their buildings, in GK metres from (x0, y0).
+
+    A: 200 × 100 m, a building strip over x 0–50: with its 10 m margin it covers x ≤ 60, leaving
+       a 140 × 100 m = 14000 m² = 21 亩 piece.
+    B: 100 × 100 m, building over x 0–60: leaves 30 × 100 = 3000 m² = 4.5 亩, under 5 亩.
+    C: 300 × 100 m, building over y 0–75: leaves a 300 × 15 m strip = 4500 m² = 6.75 亩, which a
+       15 m inward buffer empties.
+    """
+    box = shapely.box
+    plots = [box(x0, y0, x0 + 200, y0 + 100), box(x0 + 1000, y0, x0 + 1100, y0 + 100),
+             box(x0 + 2000, y0, x0 + 2300, y0 + 100)]
+    houses = [box(x0, y0, x0 + 50, y0 + 100), box(x0 + 1000, y0, x0 + 1060, y0 + 100),
+              box(x0 + 2000, y0, x0 + 2300, y0 + 75)]
+    return plots, houses
+
+
+def test_undeveloped_remainder():
+    plots, houses = _remainder_case(500000.0, 3500000.0)
+    frame = parcels(*({"geometry": g, "area_m2": g.area, "n_buildings": 1} for g in plots))
+    buildings = gpd.GeoDataFrame({"parcel_id": ["P1", "P2", "P3"]}, geometry=houses, crs=GK_120E)
+    result = run(frame, buildings=buildings)
+    rem = result.remainders
+    assert rem["parcel_id"].tolist() == ["P1"]
+    assert rem.crs.equals(frame.crs)
+    assert rem["area_m2"].iloc[0] == pytest.approx(14000.0, abs=1e-6)
+    assert rem["area_mu"].iloc[0] == pytest.approx(21.0)
+    expected = shapely.box(500060, 3500000, 500200, 3500100)
+    assert rem.geometry.iloc[0].symmetric_difference(expected).area < 1e-6
+    r = row(result, "UNDEVELOPED_REMAINDER", "P1")
+    assert (r["value"], r["threshold"], r["unit"]) == (pytest.approx(21.0), 5.0, "亩")
+    assert "1 块" in r["evidence"]
+    assert codes(result, "P2") == [] and codes(result, "P3") == []
+
+
+def test_undeveloped_remainder_in_each_parcels_zone():
+    # the same layout in two GK zones, handed over in longitude/latitude (EPSG:4490)
+    east_plots, east_houses = _remainder_case(500000.0, 3500000.0)
+    west_plots, west_houses = _remainder_case(500000.0, 3000000.0)
+    to_ll = {
+        zone: lambda gs, zone=zone: gpd.GeoSeries(gs, crs=zone).to_crs(4490).tolist()
+        for zone in (GK_120E, GK_108E)
+    }
+    plots = to_ll[GK_120E](east_plots[:1]) + to_ll[GK_108E](west_plots[:1])
+    houses = to_ll[GK_120E](east_houses[:1]) + to_ll[GK_108E](west_houses[:1])
+    frame = parcels(
+        {"geometry": plots[0], "area_m2": 20000.0, "area_epsg": GK_120E},
+        {"geometry": plots[1], "area_m2": 20000.0, "area_epsg": GK_108E},
+        crs=4490,
+    )
+    buildings = gpd.GeoDataFrame({"parcel_id": ["P1", "P2"]}, geometry=houses, crs=4490)
+    rem = run(frame, buildings=buildings).remainders
+    assert rem["parcel_id"].tolist() == ["P1", "P2"]
+    assert rem["area_m2"].tolist() == pytest.approx([14000.0, 14000.0], abs=1e-3)
+    assert rem.crs.to_epsg() == 4490
+    # measured in the wrong zone the western piece would not be 14000 m²
+    wrong = gpd.GeoSeries([rem.geometry.iloc[1]], crs=4490).to_crs(GK_120E).area.iloc[0]
+    assert abs(wrong - 14000.0) > 10.0
+    # without area_epsg the zone comes from each parcel's longitude: same answer
+    rem2 = run(frame.drop(columns="area_epsg"), buildings=buildings).remainders
+    assert rem2["area_m2"].tolist() == pytest.approx([14000.0, 14000.0], abs=1e-3)
+
+
+def test_remainder_without_building_layer_is_warned():
+    diag = Diagnostics()
+    result = run(parcels({}), diagnostics=diag)
+    assert result.remainders.empty
+    assert "remainder_no_buildings" in set(diag.warnings["code"])
+
+
+# -- contracts without geometry -------------------------------------------------------------------
+
+
+def test_contracts_only_ledger():
+    table = pd.DataFrame(
+        {
+            "supervision_no": ["S1", "S2", "S3"],
+            "agreed_start": pd.to_datetime(["2023-01-15", "2025-01-15", None]),
+            "agreed_completion": pd.to_datetime(["2024-12-31", "2027-01-15", None]),
+            "land_price_wan": [800.0, 100.0, 50.0],
+            "holder_name": ["甲公司", "乙公司", "丙公司"],
+        }
+    )
+    diag = Diagnostics()
+    result = run(table, diagnostics=diag)
+    f = result.findings
+    assert sorted(zip(f["supervision_no"], f["code"], strict=True)) == [
+        ("S1", "IDLE_NOT_STARTED"), ("S1", "OVERDUE_COMPLETION"), ("S2", "OVERDUE_START")]
+    assert f["parcel_id"].isna().all()
+    assert f["finding_id"].tolist()[0] == "S1:IDLE_NOT_STARTED"
+    assert f["evidence"].str.contains("按图形的规则未检查").all()
+    assert "no_geometry_rules_skipped" in set(diag.warnings["code"])
+    assert row_by_no(f, "S1", "IDLE_NOT_STARTED")["stage"] == "reclaim"  # 2 years: 2025-01-15
+    assert result.per_parcel["flags"].tolist() == [
+        "IDLE_NOT_STARTED;OVERDUE_COMPLETION", "OVERDUE_START", ""]
+    # no suspected idle land without geometry, even for S3 (no dates, a holder)
+    assert "IDLE_SUSPECTED" not in set(f["code"])
+
+
+def row_by_no(f: pd.DataFrame, no: str, code: str) -> pd.Series:
+    return f.loc[(f["supervision_no"] == no) & (f["code"] == code)].iloc[0]
+
+
+def test_many_parcels_at_once():
+    # vectorised: 3000 parcels with starts spread over five years give the hand-counted stages
+    starts = pd.date_range("2020-07-01", periods=3000, freq="D")
+    frame = pd.DataFrame({"parcel_id": [f"P{i}" for i in range(3000)], "agreed_start": starts,
+                          "land_price_wan": 100.0}).set_index("parcel_id")
+    result = run(frame)
+    stage = result.per_parcel["idle_stage"]
+    # reclaim: starts up to 2023-06-30 (two full years by 2025-06-30); fee: 2023-07-01..2024-06-30
+    expected_reclaim = int((starts <= "2023-06-30").sum())
+    expected_fee = int(((starts > "2023-06-30") & (starts <= "2024-06-30")).sum())
+    assert (stage == "reclaim").sum() == expected_reclaim
+    assert (stage == "fee").sum() == expected_fee
+    overdue = result.findings["code"].eq("OVERDUE_START").sum()
+    assert overdue == int(((starts > "2024-06-30") & (starts < "2025-06-30")).sum())
