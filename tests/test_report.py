@@ -242,12 +242,12 @@ def test_scenario_far_before_and_after(tmp_path: Path, summary: dict, frames: di
         "area_mu": 1500.0,  # = 1,000,000 m²
         "floor_area_m2": 1_000_000.0,
         "floor_area_gained_m2": 500_000.0,
+        "far_at_target": 1.5,  # (1,000,000 + 500,000) m² ÷ 1,000,000 m²
         "land_freed_mu": 400.0,
         "tax_wan_per_mu_at_target": 16.5,
     }
     text = _write(tmp_path, summary, frames, scenario=(pd.DataFrame(), park))
     cards = _cards(text).cards
-    # FAR at the target = (1,000,000 + 500,000) m² ÷ 1,000,000 m² = 1.5
     assert cards["far_at_target"]["text"] == "1.50"
     assert cards["far"]["text"] == "1.00"
     assert cards["land_freed_mu"]["text"] == "400.00"

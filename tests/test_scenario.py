@@ -99,3 +99,11 @@ def test_missing_columns() -> None:
         scenario(pd.DataFrame({"far": [1.0]}), 1.0)
     with pytest.raises(InputError, match="far_floor_area_m2, floor_area_m2 or far"):
         scenario(pd.DataFrame({"area_mu": [1.0]}), 1.0)
+
+
+def test_park_far_at_target_counts_gained_floor_area():
+    # 15 亩 = 10000 m² with 5000 m² floor (FAR 0.5) and 15 亩 with 20000 m² (FAR 2.0), target 1.0:
+    # gained 5000 m² on the first only -> (25000 + 5000) / 20000 = 1.5
+    p = pd.DataFrame({"area_mu": [15.0, 15.0], "floor_area_m2": [5000.0, 20000.0]})
+    _, park = scenario(p, 1.0)
+    assert park["far_at_target"] == pytest.approx(1.5)

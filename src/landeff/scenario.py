@@ -126,6 +126,10 @@ def scenario(parcels: Any, target_far: float) -> tuple[pd.DataFrame, dict[str, A
         "land_freed_mu": _safe(m["land_freed_mu"].sum()),
         "land_freed_built_mu": _safe(m.loc[m["floor_area_m2"] > 0, "land_freed_mu"].sum()),
         "floor_area_gained_m2": _safe(m["floor_area_gained_m2"].sum()),
+        "far_at_target": _safe(
+            (m["floor_area_m2"].sum() + m["floor_area_gained_m2"].sum()) / (area_sum * M2_PER_MU)
+            if area_sum else np.nan
+        ),
         "tax_wan": _safe(tax_sum),
         "tax_wan_per_mu": _safe(tax_sum / area_sum if area_sum else np.nan),
         "tax_wan_per_mu_at_target": _safe(tax_sum / needed_sum if needed_sum else np.nan),

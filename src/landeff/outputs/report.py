@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from ..crs import M2_PER_MU
 from ..errors import InputError
 from ..io.write import atomic_path
 from . import is_confidential
@@ -602,15 +601,10 @@ def _scenario_section(
 ) -> tuple[str, str | None]:
     """Return the scenario figures (HTML) and the FAR before/after chart.
 
-    FAR at the target = (floor area + floor area gained) ÷ land, from the scenario's park totals.
+    FAR at the target is the scenario's ``far_at_target`` (landeff.scenario).
     """
     far_now = _number(park.get("far"))
-    floor = _number(park.get("floor_area_m2"))
-    gained = _number(park.get("floor_area_gained_m2"))
-    area_mu = _number(park.get("area_mu"))
     far_after = _number(park.get("far_at_target"))
-    if far_after is None and None not in (floor, gained, area_mu) and area_mu:
-        far_after = (floor + gained) / (area_mu * M2_PER_MU)  # type: ignore[operator]
     items = [
         Headline("target_far", _t("target_card", lang), _t("target_card", lang), "", "", "ratio"),
         Headline("far", _t("far_now_card", lang), _t("far_now_card", lang), "", "", "ratio"),
