@@ -16,8 +16,8 @@ def geodesic_m2(geom):
 
 
 def test_mu_is_ten_thousand_fifteenths_of_a_square_metre():
-    assert M2_PER_MU == pytest.approx(666.6667, abs=1e-4)
-    assert 15 * M2_PER_MU == pytest.approx(10000.0)
+    assert pytest.approx(666.6667, abs=1e-4) == M2_PER_MU
+    assert pytest.approx(10000.0) == 15 * M2_PER_MU
 
 
 @pytest.mark.parametrize(

@@ -24,15 +24,27 @@ def box(x, y, w, h):
 def park():
     # A: 100 x 100 m = 15 亩, held by GOOD; one 40 x 50 m building of 3 storeys (FAR 0.6)
     parcels = gpd.GeoDataFrame(
-        {"宗地编号": ["A", "B"], "权利人统一社会信用代码": [GOOD, None], "土地用途": ["工业用地"] * 2},
-        geometry=[box(0, 0, 100, 100), box(200, 0, 100, 50)], crs=4547,
+        {
+            "宗地编号": ["A", "B"],
+            "权利人统一社会信用代码": [GOOD, None],
+            "土地用途": ["工业用地"] * 2,
+        },
+        geometry=[box(0, 0, 100, 100), box(200, 0, 100, 50)],
+        crs=4547,
     )
     buildings = gpd.GeoDataFrame({"层数": [3]}, geometry=[box(10, 10, 40, 50)], crs=4547)
-    ent = pd.DataFrame({
-        "统一社会信用代码": [GOOD, GOOD], "企业名称": ["甲", "甲"], "年度": [2023, 2024],
-        "实缴税金(万元)": [30.0, 45.0], "营业收入(万元)": [600.0, 900.0], "用电量(千瓦时)": [1e6, 2e6],
-        "规上": ["是", "是"], "投产时间": ["2015-01-01"] * 2,
-    })
+    ent = pd.DataFrame(
+        {
+            "统一社会信用代码": [GOOD, GOOD],
+            "企业名称": ["甲", "甲"],
+            "年度": [2023, 2024],
+            "实缴税金(万元)": [30.0, 45.0],
+            "营业收入(万元)": [600.0, 900.0],
+            "用电量(千瓦时)": [1e6, 2e6],
+            "规上": ["是", "是"],
+            "投产时间": ["2015-01-01"] * 2,
+        }
+    )
     return {"parcels": parcels, "buildings": buildings, "enterprises": ent}
 
 
@@ -57,8 +69,9 @@ def test_hand_built_park(park):
 
 
 def test_same_per_mu_from_a_table_in_yuan(park):
-    yuan = park["enterprises"].rename(columns={"实缴税金(万元)": "实缴税金(元)",
-                                               "营业收入(万元)": "营业收入（元）"})
+    yuan = park["enterprises"].rename(
+        columns={"实缴税金(万元)": "实缴税金(元)", "营业收入(万元)": "营业收入（元）"}
+    )
     yuan["实缴税金(元)"] *= 1e4
     yuan["营业收入（元）"] *= 1e4
     a = landeff.evaluate(**park, as_of="2025-06-30").parcels
@@ -68,7 +81,11 @@ def test_same_per_mu_from_a_table_in_yuan(park):
 
 
 def test_geographic_input_measures_like_projected(park):
-    geo = {**park, "parcels": park["parcels"].to_crs(4490), "buildings": park["buildings"].to_crs(4490)}
+    geo = {
+        **park,
+        "parcels": park["parcels"].to_crs(4490),
+        "buildings": park["buildings"].to_crs(4490),
+    }
     a = landeff.evaluate(**park, as_of="2025-06-30").parcels
     b = landeff.evaluate(**geo, as_of="2025-06-30").parcels
     assert b.crs.to_epsg() == 4490  # output geometry stays in the input CRS
@@ -79,7 +96,8 @@ def test_geographic_input_measures_like_projected(park):
 def test_shapefile_without_prj_needs_crs(park, tmp_path):
     p = tmp_path / "parcels.shp"
     park["parcels"].rename(columns={"宗地编号": "宗地号"})[["宗地号", "geometry"]].to_file(
-        p, encoding="utf-8")  # 宗地号: an alias short enough for a DBF field name
+        p, encoding="utf-8"
+    )  # 宗地号: an alias short enough for a DBF field name
     p.with_suffix(".prj").unlink()
     with pytest.raises(CRSError, match=r"parcels\.shp.*--crs"):
         landeff.evaluate(parcels=p, as_of="2025-06-30")
@@ -93,12 +111,14 @@ def test_as_of_is_required_in_the_api(park):
 
 
 def test_contract_ledger_without_geometry():
-    con = pd.DataFrame({
-        "电子监管号": ["3604002019B00001", "3604002019B00002"],
-        "约定开工时间": ["2019年3月1日", "2024年12月1日"],
-        "出让面积(公顷)": [2.0, 1.0],
-        "成交价格(万元)": [900, 400],
-    })
+    con = pd.DataFrame(
+        {
+            "电子监管号": ["3604002019B00001", "3604002019B00002"],
+            "约定开工时间": ["2019年3月1日", "2024年12月1日"],
+            "出让面积(公顷)": [2.0, 1.0],
+            "成交价格(万元)": [900, 400],
+        }
+    )
     r = landeff.evaluate(contracts=con, as_of="2021-03-01")
     f = r.findings.set_index("parcel_id")
     # 2019-03-01 + 2 full years = 2021-03-01: reclaim stage on the anniversary itself
@@ -122,7 +142,9 @@ def test_demo_accounts_for_every_row_and_counts_land_once():
     assert len(r.enterprise_years) + (r.rejected["file"] == inputs["enterprises"]).sum() == len(raw)
     assert len(r.parcels) == len(gpd.read_file(inputs["parcels"]))
     # tax total of 2024 straight from the CSV
-    assert r.summary["tax_wan"] == pytest.approx(raw.loc[raw["年度"] == 2024, "实缴税金(万元)"].sum())
+    assert r.summary["tax_wan"] == pytest.approx(
+        raw.loc[raw["年度"] == 2024, "实缴税金(万元)"].sum()
+    )
     # land attributed to enterprises never exceeds the parcels they are on, parcel by parcel
     links = r.links
     per_parcel = links.groupby("parcel_id")["land_m2"].sum()
@@ -131,7 +153,20 @@ def test_demo_accounts_for_every_row_and_counts_land_once():
     # every rule of the rules issue shows at least once on the demo park
     codes = set(r.findings["code"])
     assert codes >= {
-        "IDLE_NOT_STARTED", "IDLE_STALLED", "IDLE_SUSPECTED", "GOV_CAUSE", "OVERDUE_START",
-        "OVERDUE_COMPLETION", "INVESTMENT_SHORTFALL", "BELOW_COMMITMENT", "LOW_FAR", "LOW_COVERAGE",
-        "LOW_TAX", "STOPPED", "ZOMBIE", "VACANT_BUILDING", "UNDEVELOPED_REMAINDER", "GRADE_D",
+        "IDLE_NOT_STARTED",
+        "IDLE_STALLED",
+        "IDLE_SUSPECTED",
+        "GOV_CAUSE",
+        "OVERDUE_START",
+        "OVERDUE_COMPLETION",
+        "INVESTMENT_SHORTFALL",
+        "BELOW_COMMITMENT",
+        "LOW_FAR",
+        "LOW_COVERAGE",
+        "LOW_TAX",
+        "STOPPED",
+        "ZOMBIE",
+        "VACANT_BUILDING",
+        "UNDEVELOPED_REMAINDER",
+        "GRADE_D",
     }

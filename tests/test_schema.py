@@ -57,9 +57,9 @@ ISSUE_TABLE = {
 }
 
 
-@pytest.mark.parametrize(("canonical", "kind", "header"), [
-    (c, k, h) for c, (k, hs) in ISSUE_TABLE.items() for h in hs
-])
+@pytest.mark.parametrize(
+    ("canonical", "kind", "header"), [(c, k, h) for c, (k, hs) in ISSUE_TABLE.items() for h in hs]
+)
 def test_every_alias_in_the_issue_maps(canonical, kind, header):
     assert alias_table(kind)[header] == canonical
 
@@ -73,7 +73,8 @@ def test_every_declared_alias_maps_to_its_field_in_each_kind(field):
             # an alias two fields share resolves to the earlier one; else to this field
             owner = table[alias.lower()]
             assert owner == field.name or FIELDS.index(
-                next(f for f in FIELDS if f.name == owner)) < FIELDS.index(field)
+                next(f for f in FIELDS if f.name == owner)
+            ) < FIELDS.index(field)
 
 
 def test_unit_in_header_full_and_half_width():

@@ -33,10 +33,16 @@ def test_uscc_check_character():
 
 def test_money_in_yuan_header_gives_the_same_values_as_wan():
     d = Diagnostics()
-    a = standardise(raw([[GOOD, 2024, 1234500]], ["统一社会信用代码", "年度", "实缴税金（元）"]),
-                    "enterprises", diagnostics=d)
-    b = standardise(raw([[GOOD, 2024, 123.45]], ["统一社会信用代码", "年度", "实缴税金(万元)"]),
-                    "enterprises", diagnostics=d)
+    a = standardise(
+        raw([[GOOD, 2024, 1234500]], ["统一社会信用代码", "年度", "实缴税金（元）"]),
+        "enterprises",
+        diagnostics=d,
+    )
+    b = standardise(
+        raw([[GOOD, 2024, 123.45]], ["统一社会信用代码", "年度", "实缴税金(万元)"]),
+        "enterprises",
+        diagnostics=d,
+    )
     assert a["tax_wan"].iloc[0] == pytest.approx(123.45)
     assert b["tax_wan"].iloc[0] == pytest.approx(123.45)
     assert d.warnings.empty
@@ -44,8 +50,9 @@ def test_money_in_yuan_header_gives_the_same_values_as_wan():
 
 def test_header_without_unit_takes_default_with_a_warning():
     d = Diagnostics()
-    out = standardise(raw([[GOOD, 2024, 50]], ["统一社会信用代码", "年度", "税收"]), "enterprises",
-                      diagnostics=d)
+    out = standardise(
+        raw([[GOOD, 2024, 50]], ["统一社会信用代码", "年度", "税收"]), "enterprises", diagnostics=d
+    )
     assert out["tax_wan"].iloc[0] == 50
     w = d.warnings
     assert w["code"].tolist() == ["unit_assumed"]
@@ -54,18 +61,25 @@ def test_header_without_unit_takes_default_with_a_warning():
 
 def test_unknown_unit_is_a_clear_error():
     with pytest.raises(InputError, match="does not know"):
-        standardise(raw([[GOOD, 1]], ["统一社会信用代码", "税收(美元)"]), "enterprises",
-                    diagnostics=Diagnostics())
+        standardise(
+            raw([[GOOD, 1]], ["统一社会信用代码", "税收(美元)"]),
+            "enterprises",
+            diagnostics=Diagnostics(),
+        )
 
 
-@pytest.mark.parametrize(("header", "value", "m2"), [
-    ("宗地面积(平方米)", 666.6667, 666.6667),
-    ("宗地面积(亩)", 1, 10000 / 15),
-    ("宗地面积（公顷）", 1.5, 15000),
-])
+@pytest.mark.parametrize(
+    ("header", "value", "m2"),
+    [
+        ("宗地面积(平方米)", 666.6667, 666.6667),
+        ("宗地面积(亩)", 1, 10000 / 15),
+        ("宗地面积（公顷）", 1.5, 15000),
+    ],
+)
 def test_area_units(header, value, m2):
     gdf = gpd.GeoDataFrame({header: [value]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4547)
     from landeff.io.vector import read_layer
+
     out = standardise(read_layer(gdf), "parcels", diagnostics=Diagnostics())
     assert out["recorded_area_m2"].iloc[0] == pytest.approx(m2)
 
@@ -78,10 +92,22 @@ def test_numbers_as_text():
 
 
 def test_dates_in_every_common_form():
-    d, bad = parse_dates(pd.Series([
-        "2019年12月31日", "2019-12-31", "2019/12/31", "2019.12.31", "20191231", 43830,
-        dt.date(2019, 12, 31), "2019年12月", "２０１９年１２月３１日", "not a date",
-    ]))
+    d, bad = parse_dates(
+        pd.Series(
+            [
+                "2019年12月31日",
+                "2019-12-31",
+                "2019/12/31",
+                "2019.12.31",
+                "20191231",
+                43830,
+                dt.date(2019, 12, 31),
+                "2019年12月",
+                "２０１９年１２月３１日",
+                "not a date",
+            ]
+        )
+    )
     assert [x.date() for x in d.iloc[:7]] == [dt.date(2019, 12, 31)] * 7
     assert d.iloc[7].date() == dt.date(2019, 12, 1)
     assert d.iloc[8].date() == dt.date(2019, 12, 31)
@@ -90,7 +116,9 @@ def test_dates_in_every_common_form():
 
 def test_bad_date_is_warned_with_its_row():
     d = Diagnostics()
-    frame = read_table(pd.DataFrame({"宗地编号": ["A"], "约定开工时间": ["明年"]}), kind="contracts")
+    frame = read_table(
+        pd.DataFrame({"宗地编号": ["A"], "约定开工时间": ["明年"]}), kind="contracts"
+    )
     out = standardise(frame, "contracts", diagnostics=d)
     assert pd.isna(out["agreed_start"].iloc[0])
     w = d.warnings.iloc[0]
@@ -101,12 +129,12 @@ def test_enterprise_rows_are_accounted_for():
     d = Diagnostics()
     rows = [
         [GOOD, "甲公司", 2024, 10],
-        [GOOD, "甲公司", 2024, 10],          # exact repeat: merged
+        [GOOD, "甲公司", 2024, 10],  # exact repeat: merged
         ["91440300MA5F000000", "乙", 2024, 5],  # repeated with different values: both rejected
         ["91440300MA5F000000", "乙", 2024, 6],
-        [None, None, 2024, 1],               # no identity
-        ["9.13E+17", "丙", 2024, 1],          # code eaten by Excel
-        ["合计", None, None, 32],             # totals row
+        [None, None, 2024, 1],  # no identity
+        ["9.13E+17", "丙", 2024, 1],  # code eaten by Excel
+        ["合计", None, None, 32],  # totals row
         ["91350100M000100Y44", "丁", 2024, 3],  # bad check character: kept, warned
     ]
     frame = raw(rows, ["统一社会信用代码", "企业名称", "年度", "税收(万元)"])
@@ -115,17 +143,23 @@ def test_enterprise_rows_are_accounted_for():
     assert len(out) + len(rej) == len(rows)
     assert sorted(out["_row"]) == [2, 9]
     assert dict(zip(rej["row"], rej["reason_code"], strict=True)) == {
-        3: "duplicate_merged", 4: "duplicate_conflict", 5: "duplicate_conflict",
-        6: "no_identity", 7: "uscc_lost", 8: "non_data",
+        3: "duplicate_merged",
+        4: "duplicate_conflict",
+        5: "duplicate_conflict",
+        6: "no_identity",
+        7: "uscc_lost",
+        8: "non_data",
     }
     assert "uscc_check" in set(d.warnings["code"])
 
 
 def test_parcels_without_ids_get_row_ids_and_duplicates_are_suffixed():
     d = Diagnostics()
-    gdf = gpd.GeoDataFrame({"宗地编号": ["A", "A", None]},
-                           geometry=[shapely.box(0, 0, 1, 1)] * 3, crs=4547)
+    gdf = gpd.GeoDataFrame(
+        {"宗地编号": ["A", "A", None]}, geometry=[shapely.box(0, 0, 1, 1)] * 3, crs=4547
+    )
     from landeff.io.vector import read_layer
+
     out = prepare_parcels(read_layer(gdf), diagnostics=d)
     assert out["parcel_id"].tolist() == ["A", "A#2", "P00003"]
     assert {"duplicate_parcel_id", "parcel_id_generated"} <= set(d.warnings["code"])
@@ -136,6 +170,7 @@ def test_invalid_bow_tie_is_repaired_keeping_polygons():
     bow = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
     gdf = gpd.GeoDataFrame({"宗地编号": ["X"]}, geometry=[bow], crs=4547)
     from landeff.io.vector import read_layer
+
     out = prepare_parcels(read_layer(gdf), diagnostics=d)
     g = out.geometry.iloc[0]
     assert g.is_valid and g.geom_type in {"Polygon", "MultiPolygon"}

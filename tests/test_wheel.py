@@ -19,7 +19,14 @@ def test_wheel_carries_the_demo_and_runs_it(tmp_path):
     )
     wheel = next(dist.glob("landeff-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("parcels.gpkg", "buildings.gpkg", "enterprises.csv", "contracts.csv", "demo.toml", "demo-policy.toml"):
+    for f in (
+        "parcels.gpkg",
+        "buildings.gpkg",
+        "enterprises.csv",
+        "contracts.csv",
+        "demo.toml",
+        "demo-policy.toml",
+    ):
         assert f"landeff/demo/{f}" in names
     assert "landeff/data/presets/jiangsu-huaian-2024.toml" in names
 
@@ -31,7 +38,10 @@ def test_wheel_carries_the_demo_and_runs_it(tmp_path):
     work.mkdir()
     run = subprocess.run(
         [str(venv / "bin" / "landeff"), "demo", "--out", "out", "--map", "demo.html"],
-        cwd=work, capture_output=True, text=True, check=False,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert (work / "demo.html").stat().st_size > 10_000

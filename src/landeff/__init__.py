@@ -18,7 +18,6 @@ from .pipeline import Result, evaluate, read_demo
 from .policy import Policy, list_presets, load_policy
 from .scenario import scenario
 
-
 __version__ = "0.1.0"
 __all__ = [
     "CRSError",
@@ -34,5 +33,4 @@ __all__ = [
     "read_demo",
     "read_landchina",
     "scenario",
-
 ]

@@ -17,19 +17,46 @@ LANG = click.Choice(["zh", "en"])
 
 _TEXT = {
     "zh": {
-        "parcels": "宗地", "land": "土地面积", "tax": "亩均税收", "far": "综合容积率(建成地)",
-        "density": "建筑密度(建成地)", "enterprises": "企业", "grades": "评价等级",
-        "findings": "发现问题", "warnings": "警告", "rejected": "未采用行", "written": "已写出",
-        "idle": "闲置土地", "low": "低效用地", "mu": "亩", "per_mu": "万元/亩", "year": "年度",
-        "as_of": "评价日期", "none": "无", "stage": "步骤",
+        "parcels": "宗地",
+        "land": "土地面积",
+        "tax": "亩均税收",
+        "far": "综合容积率(建成地)",
+        "density": "建筑密度(建成地)",
+        "enterprises": "企业",
+        "grades": "评价等级",
+        "findings": "发现问题",
+        "warnings": "警告",
+        "rejected": "未采用行",
+        "written": "已写出",
+        "idle": "闲置土地",
+        "low": "低效用地",
+        "mu": "亩",
+        "per_mu": "万元/亩",
+        "year": "年度",
+        "as_of": "评价日期",
+        "none": "无",
+        "stage": "步骤",
     },
     "en": {
-        "parcels": "parcels", "land": "land", "tax": "tax per mu", "far": "FAR (built land)",
-        "density": "building density (built land)", "enterprises": "enterprises",
-        "grades": "grades", "findings": "findings", "warnings": "warnings",
-        "rejected": "rejected rows", "written": "written", "idle": "idle land",
-        "low": "low-efficiency land", "mu": "mu", "per_mu": "10k yuan/mu", "year": "year",
-        "as_of": "as of", "none": "none", "stage": "stage",
+        "parcels": "parcels",
+        "land": "land",
+        "tax": "tax per mu",
+        "far": "FAR (built land)",
+        "density": "building density (built land)",
+        "enterprises": "enterprises",
+        "grades": "grades",
+        "findings": "findings",
+        "warnings": "warnings",
+        "rejected": "rejected rows",
+        "written": "written",
+        "idle": "idle land",
+        "low": "low-efficiency land",
+        "mu": "mu",
+        "per_mu": "10k yuan/mu",
+        "year": "year",
+        "as_of": "as of",
+        "none": "none",
+        "stage": "stage",
     },
 }
 
@@ -37,34 +64,77 @@ _TEXT = {
 def _inputs(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options every evaluating command shares."""
     options = [
-        click.option("--parcels", type=click.Path(exists=True, dir_okay=False),
-                      help="Parcel (宗地) layer: GeoPackage, Shapefile, GeoJSON or GeoParquet."),
-        click.option("--parcels-layer", default=None, help="Layer name in a multi-layer parcels file."),
-        click.option("--buildings", type=click.Path(exists=True, dir_okay=False),
-                     help="Building footprints with floors (层数), same formats as --parcels."),
+        click.option(
+            "--parcels",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Parcel (宗地) layer: GeoPackage, Shapefile, GeoJSON or GeoParquet.",
+        ),
+        click.option(
+            "--parcels-layer", default=None, help="Layer name in a multi-layer parcels file."
+        ),
+        click.option(
+            "--buildings",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Building footprints with floors (层数), same formats as --parcels.",
+        ),
         click.option("--buildings-layer", default=None, help="Layer name in the buildings file."),
-        click.option("--enterprises", type=click.Path(exists=True, dir_okay=False),
-                     help="Enterprise table, CSV (UTF-8/GBK) or XLSX, Chinese headers accepted."),
-        click.option("--contracts", type=click.Path(exists=True, dir_okay=False),
-                     help="Land contracts keyed by 宗地编号 or 电子监管号 (CSV or XLSX)."),
-        click.option("--year", type=int, default=None,
-                     help="Year of the enterprise figures. Default: the latest full year before --as-of."),
-        click.option("--as-of", "as_of", default=None,
-                     help="Evaluation date, YYYY-MM-DD (inclusive). Default: today."),
-        click.option("--policy", default=None,
-                     help="Evaluation preset name (see `landeff policies`) or a TOML file."),
-        click.option("--crs", "input_crs", default=None,
-                     help="CRS of layers that have none: EPSG code, WKT or PROJ string."),
-        click.option("--area-crs", default=None,
-                     help="Projected CRS to measure areas in. Default: the CGCS2000 3-degree "
-                          "Gauss-Krüger zone of each parcel."),
+        click.option(
+            "--enterprises",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Enterprise table, CSV (UTF-8/GBK) or XLSX, Chinese headers accepted.",
+        ),
+        click.option(
+            "--contracts",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Land contracts keyed by 宗地编号 or 电子监管号 (CSV or XLSX).",
+        ),
+        click.option(
+            "--year",
+            type=int,
+            default=None,
+            help="Year of the enterprise figures. Default: the latest full year before --as-of.",
+        ),
+        click.option(
+            "--as-of",
+            "as_of",
+            default=None,
+            help="Evaluation date, YYYY-MM-DD (inclusive). Default: today.",
+        ),
+        click.option(
+            "--policy",
+            default=None,
+            help="Evaluation preset name (see `landeff policies`) or a TOML file.",
+        ),
+        click.option(
+            "--crs",
+            "input_crs",
+            default=None,
+            help="CRS of layers that have none: EPSG code, WKT or PROJ string.",
+        ),
+        click.option(
+            "--area-crs",
+            default=None,
+            help="Projected CRS to measure areas in. Default: the CGCS2000 3-degree "
+            "Gauss-Krüger zone of each parcel.",
+        ),
         click.option("--sheet", default=None, help="Sheet of the XLSX tables to read."),
-        click.option("--encoding", default=None,
-                     help="Text encoding of CSV or shapefile attributes, e.g. gbk."),
-        click.option("--strict", is_flag=True,
-                     help="Exit with an error if any warning or rejected row was recorded."),
-        click.option("--lang", type=LANG, default="zh", show_default=True,
-                     help="Language of messages and outputs."),
+        click.option(
+            "--encoding",
+            default=None,
+            help="Text encoding of CSV or shapefile attributes, e.g. gbk.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Exit with an error if any warning or rejected row was recorded.",
+        ),
+        click.option(
+            "--lang",
+            type=LANG,
+            default="zh",
+            show_default=True,
+            help="Language of messages and outputs.",
+        ),
         click.option("--verbose", "-v", is_flag=True, help="Print each stage's timing."),
     ]
     for opt in reversed(options):
@@ -92,8 +162,13 @@ class _progress:  # noqa: N801 - a small callable holder, used like a function
     def __init__(self) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=len(STAGES) - 1, unit="stage", file=sys.stderr, leave=False,
-                        disable=not sys.stderr.isatty())
+        self.bar = tqdm(
+            total=len(STAGES) - 1,
+            unit="stage",
+            file=sys.stderr,
+            leave=False,
+            disable=not sys.stderr.isatty(),
+        )
         self.started = False
 
     def step(self, stage: str) -> None:
@@ -115,14 +190,18 @@ def print_summary(result: Result, lang: str = "zh") -> None:
         return t["none"] if v is None else f"{v:,.{nd}f}"
 
     rows = [
-        (t["as_of"], s["as_of"]), (t["year"], str(s["year"])),
-        (t["parcels"], str(s["n_parcels"])), (t["land"], f"{fmt(s['land_mu'])} {t['mu']}"),
+        (t["as_of"], s["as_of"]),
+        (t["year"], str(s["year"])),
+        (t["parcels"], str(s["n_parcels"])),
+        (t["land"], f"{fmt(s['land_mu'])} {t['mu']}"),
         (t["tax"], f"{fmt(s.get('tax_wan_per_mu'))} {t['per_mu']}"),
-        (t["far"], fmt(s.get("far_overall"))), (t["density"], fmt(s.get("building_density"))),
+        (t["far"], fmt(s.get("far_overall"))),
+        (t["density"], fmt(s.get("building_density"))),
         (t["enterprises"], str(s["n_enterprises"])),
         (t["idle"], f"{fmt(s.get('idle_land_mu'))} {t['mu']}"),
         (t["low"], f"{fmt(s.get('low_efficiency_land_mu'))} {t['mu']}"),
-        (t["warnings"], str(s["n_warnings"])), (t["rejected"], str(s["n_rejected"])),
+        (t["warnings"], str(s["n_warnings"])),
+        (t["rejected"], str(s["n_rejected"])),
     ]
     width = max(len(k) for k, _ in rows) + 4
     for k, v in rows:
@@ -153,11 +232,19 @@ def _guard(func: Callable[[], Any]) -> Any:
 
 @main.command("evaluate")
 @_inputs
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for the results (parcels.gpkg, enterprises.csv, findings.csv, "
-                   "rejected.csv, summary.json, idle_land.xlsx, report.html, map.html).")
-@click.option("--public", is_flag=True,
-              help="Write only public outputs (*_public): no per-enterprise tax or figures.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the results (parcels.gpkg, enterprises.csv, findings.csv, "
+    "rejected.csv, summary.json, idle_land.xlsx, report.html, map.html).",
+)
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Write only public outputs (*_public): no per-enterprise tax or figures.",
+)
 @click.option("--no-map", is_flag=True, help="Do not write map.html.")
 def evaluate_cmd(out_dir: str, public: bool, no_map: bool, **kw: Any) -> None:
     """Evaluate a park from its files and write every result to --out."""
@@ -173,10 +260,22 @@ def evaluate_cmd(out_dir: str, public: bool, no_map: bool, **kw: Any) -> None:
 
 
 @main.command("demo")
-@click.option("--out", "out_dir", default="out/demo", show_default=True,
-              type=click.Path(file_okay=False), help="Folder for the demo results.")
-@click.option("--map", "map_path", default="maps/demo.html", show_default=True,
-              type=click.Path(dir_okay=False), help="Where to write the demo map.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="out/demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the demo results.",
+)
+@click.option(
+    "--map",
+    "map_path",
+    default="maps/demo.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the demo map.",
+)
 @click.option("--lang", type=LANG, default="zh", show_default=True, help="Language of outputs.")
 def demo_cmd(out_dir: str, map_path: str, lang: str) -> None:
     """Evaluate the bundled (synthetic) demo park and write its map and results."""
@@ -195,24 +294,38 @@ def demo_cmd(out_dir: str, map_path: str, lang: str) -> None:
 
 @main.command("map")
 @_inputs
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="HTML file to write.")
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="HTML file to write."
+)
 @click.option("--public", is_flag=True, help="Leave out every per-enterprise figure (for release).")
-@click.option("--offline", is_flag=True,
-              help="Inline every script and style so the map works with no internet (政务外网).")
-@click.option("--basemap", default="auto", show_default=True,
-              help="auto, tianditu, gaode, osm, none, or a tile URL template.")
-@click.option("--color-by", default="grade", show_default=True,
-              help="grade, or a numeric column such as tax_wan_per_mu or far.")
-def map_cmd(out_path: str, public: bool, offline: bool, basemap: str, color_by: str,
-            **kw: Any) -> None:
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Inline every script and style so the map works with no internet (政务外网).",
+)
+@click.option(
+    "--basemap",
+    default="auto",
+    show_default=True,
+    help="auto, tianditu, gaode, osm, none, or a tile URL template.",
+)
+@click.option(
+    "--color-by",
+    default="grade",
+    show_default=True,
+    help="grade, or a numeric column such as tax_wan_per_mu or far.",
+)
+def map_cmd(
+    out_path: str, public: bool, offline: bool, basemap: str, color_by: str, **kw: Any
+) -> None:
     """Write the interactive park map (one HTML file)."""
     lang = kw["lang"]
 
     def go() -> None:
         result = _run(kw)
-        result.to_map(out_path, public=public, offline=offline, basemap=basemap,
-                      color_by=color_by, lang=lang)
+        result.to_map(
+            out_path, public=public, offline=offline, basemap=basemap, color_by=color_by, lang=lang
+        )
         click.echo(f"{_TEXT[lang]['written']}: {out_path}")
 
     _guard(go)
@@ -221,8 +334,13 @@ def map_cmd(out_path: str, public: bool, offline: bool, basemap: str, color_by: 
 @main.command("scenario")
 @_inputs
 @click.option("--target-far", type=float, required=True, help="Target FAR, e.g. 1.37 for 工业上楼.")
-@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
-              help="CSV of per-parcel results (optional).")
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="CSV of per-parcel results (optional).",
+)
 def scenario_cmd(target_far: float, out_path: str | None, **kw: Any) -> None:
     """工业上楼 scenario: land freed and floor area gained at a target FAR."""
     from .io.write import write_csv

@@ -112,13 +112,17 @@ def project_by_zone(geoms: gpd.GeoSeries, zones: pd.Series) -> gpd.GeoSeries:
     values = geoms.values
     for code, idx in _groups(zones):
         part = gpd.GeoSeries(values[idx], crs=geoms.crs)
-        target = CRS.from_epsg(code) if isinstance(code, int | np.integer) else CRS.from_user_input(code)
+        target = (
+            CRS.from_epsg(code) if isinstance(code, int | np.integer) else CRS.from_user_input(code)
+        )
         out[idx] = np.asarray(part.to_crs(target).values, dtype=object)
     single = zones.nunique() == 1 and len(zones) > 0
     crs = None
     if single:
         code = zones.iloc[0]
-        crs = CRS.from_epsg(code) if isinstance(code, int | np.integer) else CRS.from_user_input(code)
+        crs = (
+            CRS.from_epsg(code) if isinstance(code, int | np.integer) else CRS.from_user_input(code)
+        )
     return gpd.GeoSeries(out, index=geoms.index, crs=crs)
 
 

@@ -135,7 +135,9 @@ def _positions(frame: pd.DataFrame, column: str | None) -> Iterable[dict[str, An
     sheets = frame["_sheet"] if "_sheet" in frame else pd.Series(None, index=frame.index)
     rows = frame["_row"] if "_row" in frame else pd.Series(None, index=frame.index)
     values = (
-        frame[column] if column is not None and column in frame else pd.Series(None, index=frame.index)
+        frame[column]
+        if column is not None and column in frame
+        else pd.Series(None, index=frame.index)
     )
     for f, s, r, v in zip(files, sheets, rows, values, strict=True):
         yield {

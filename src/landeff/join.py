@@ -74,11 +74,14 @@ def clip_buildings(
     outside = np.setdiff1d(np.arange(len(b)), bi)
     if len(outside):
         diagnostics.reject(
-            b.iloc[outside], "building_outside_parcels",
-            "building lies on no parcel; it counts for no FAR or density", column="building_id",
+            b.iloc[outside],
+            "building_outside_parcels",
+            "building lies on no parcel; it counts for no FAR or density",
+            column="building_id",
         )
-    share = np.divide(piece_area, full_area[bi], out=np.ones_like(piece_area),
-                      where=full_area[bi] > 0)
+    share = np.divide(
+        piece_area, full_area[bi], out=np.ones_like(piece_area), where=full_area[bi] > 0
+    )
     share = np.minimum(share, 1.0)
 
     floors = _col(b, "floors")[bi]
@@ -89,8 +92,10 @@ def clip_buildings(
     if no_floors.any():
         missing = np.unique(bi[no_floors])
         diagnostics.warn_rows(
-            b.iloc[missing], "floors_assumed",
-            "building has neither 层数 (floors) nor 建筑面积; taken as one storey", column="building_id",
+            b.iloc[missing],
+            "floors_assumed",
+            "building has neither 层数 (floors) nor 建筑面积; taken as one storey",
+            column="building_id",
         )
     floors_used = np.where(np.isnan(floors), np.where(np.isnan(given_fa), 1.0, np.nan), floors)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -120,14 +125,17 @@ def clip_buildings(
 def _drop_duplicate_buildings(b: gpd.GeoDataFrame, *, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Reject buildings digitised twice: the same footprint (to 1 cm) and the same storeys."""
     grid = 0.01 if b.crs is not None and b.crs.is_projected else 1e-7
-    key = pd.Series(shapely.to_wkb(shapely.normalize(shapely.set_precision(b.geometry.values, grid))),
-                    index=b.index)
+    key = pd.Series(
+        shapely.to_wkb(shapely.normalize(shapely.set_precision(b.geometry.values, grid))),
+        index=b.index,
+    )
     cols = [c for c in ("floors", "floor_area_m2", "height_m", "storey_height_m") if c in b]
     frame = pd.concat([key.rename("_geom"), b[cols]], axis=1)
     dup = frame.duplicated(keep="first") & key.notna()
     if dup.any():
         diagnostics.reject(
-            b.loc[dup], "duplicate_building",
+            b.loc[dup],
+            "duplicate_building",
             "building digitised twice (same footprint and storeys as an earlier one); counted once",
             column="building_id",
         )
@@ -201,8 +209,10 @@ def link_enterprises(
     amb = exploded["parcel_id"].isin(ambiguous_ids)
     if amb.any():
         diagnostics.warn_rows(
-            ent.loc[exploded.loc[amb, "row"]], "ambiguous_parcel_link",
-            "names a parcel id that two parcels share; that link is not used", column="parcel_ids",
+            ent.loc[exploded.loc[amb, "row"]],
+            "ambiguous_parcel_link",
+            "names a parcel id that two parcels share; that link is not used",
+            column="parcel_ids",
         )
     unknown = ~exploded["parcel_id"].isin(known) & ~amb
     if unknown.any():
@@ -212,7 +222,10 @@ def link_enterprises(
                 "unknown_parcel",
                 f"{src['_file']}: row {src['_row']}: parcel {r['parcel_id']!r} is not in the parcel "
                 "layer; that link is not used",
-                file=src["_file"], sheet=src["_sheet"], row=src["_row"], column="parcel_ids",
+                file=src["_file"],
+                sheet=src["_sheet"],
+                row=src["_row"],
+                column="parcel_ids",
                 value=r["parcel_id"],
             )
     explicit = exploded.loc[~unknown & ~amb].assign(how="parcel_ids")
@@ -240,25 +253,31 @@ def link_enterprises(
         by_name = by_name.assign(how="holder_name")
         if len(by_name):
             diagnostics.warn_rows(
-                ent.loc[by_name["row"].unique()], "linked_by_name",
+                ent.loc[by_name["row"].unique()],
+                "linked_by_name",
                 "linked to its parcel(s) by the holder's name only (no matching 统一社会信用代码); "
-                "check the link", column="name",
+                "check the link",
+                column="name",
             )
     links = pd.concat([explicit, by_code, by_name], ignore_index=True)
     links["row"] = links["row"].astype(int)
     unlinked = ~ent.index.isin(links["row"])
     if unlinked.any():
         diagnostics.reject(
-            ent.loc[unlinked], "no_parcel",
+            ent.loc[unlinked],
+            "no_parcel",
             "enterprise links to no parcel: no known 所在宗地编号, and no parcel whose holder has its "
-            "统一社会信用代码 or name", column="uscc",
+            "统一社会信用代码 or name",
+            column="uscc",
         )
     links = links.drop_duplicates(["row", "parcel_id"])
     links["uscc"] = ent["uscc"].to_numpy()[links["row"]]
     links["key"] = ent["key"].to_numpy()[links["row"]]
     links["year"] = ent["year"].to_numpy()[links["row"]]
     p = parcels.set_index("parcel_id")
-    hold_code = p["holder_uscc"].reindex(links["parcel_id"]).to_numpy() if "holder_uscc" in p else None
+    hold_code = (
+        p["holder_uscc"].reindex(links["parcel_id"]).to_numpy() if "holder_uscc" in p else None
+    )
     is_holder = links["how"].isin(["holder_uscc", "holder_name"]).to_numpy().copy()
     if hold_code is not None:
         is_holder |= (links["uscc"].to_numpy() == hold_code) & pd.notna(hold_code)
@@ -303,7 +322,8 @@ def attribute_land(
     fa = p["floor_area_m2"].reindex(out["parcel_id"]).fillna(0).to_numpy(dtype=float)
     rented_total = (
         pd.to_numeric(enterprises["rented_floor_area_m2"], errors="coerce").to_numpy(dtype=float)
-        if "rented_floor_area_m2" in enterprises else np.full(len(enterprises), np.nan)
+        if "rented_floor_area_m2" in enterprises
+        else np.full(len(enterprises), np.nan)
     )
     rented_row = rented_total[out["row"].to_numpy()]
     # An enterprise renting on several parcels: its rented area is split in proportion to floor area.
@@ -320,9 +340,11 @@ def attribute_land(
     if method != "merge_holder" and no_area.any():
         rows = enterprises.iloc[np.unique(out["row"].to_numpy()[no_area])]
         diagnostics.warn_rows(
-            rows, "tenant_share_unknown",
+            rows,
+            "tenant_share_unknown",
             "tenant without 租用建筑面积 (or on a parcel with no floor area): it shares the holder's "
-            "land equally with the holder", column="uscc",
+            "land equally with the holder",
+            column="uscc",
         )
     out["_fs"] = np.where(tenant, floor_share, np.nan)
     grp = out.groupby(["year", "parcel_id"])
@@ -331,9 +353,11 @@ def attribute_land(
     if over.any():
         over_rows = enterprises.iloc[np.unique(out["row"].to_numpy()[over & tenant])]
         diagnostics.warn_rows(
-            over_rows, "tenants_exceed_building",
+            over_rows,
+            "tenants_exceed_building",
             "tenants on this parcel rent more floor area than its buildings have; their shares are "
-            "scaled down to the parcel", column="rented_floor_area_m2",
+            "scaled down to the parcel",
+            column="rented_floor_area_m2",
         )
     scale = np.where(over, 1.0 / np.where(over, fs_sum, 1.0), 1.0)
     fs = np.nan_to_num(out["_fs"].to_numpy()) * scale

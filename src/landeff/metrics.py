@@ -68,7 +68,7 @@ def per_mu(frame: pd.DataFrame, land_mu: pd.Series | np.ndarray) -> pd.DataFrame
     """Return the per-mu figures (万元/亩) of ``frame`` over ``land_mu``."""
     return pd.DataFrame(
         {
-            name: _div(frame[fig] if fig in frame else np.nan, land_mu)
+            name: _div(frame.get(fig, np.nan), land_mu)
             for name, fig in PER_MU.items()
         },
         index=frame.index,
@@ -80,6 +80,7 @@ def is_active(frame: pd.DataFrame, *, stopped_kwh: float) -> pd.Series:
 
     Electricity at or above ``stopped_kwh`` (kWh a year) counts as activity.
     """
+
     def col(name: str) -> pd.Series:
         return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
 
@@ -135,8 +136,9 @@ def measure_enterprises(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.Da
     ent["land_m2"] = land.reindex(ent.index).fillna(0.0).to_numpy()
     ent["land_mu"] = ent["land_m2"] / M2_PER_MU
     role = links.assign(h=links["role"].eq("holder")).groupby("row")["h"].any()
-    ent["role"] = np.where(role.reindex(ent.index).fillna(False).to_numpy(dtype=bool), "holder",
-                           "tenant")
+    ent["role"] = np.where(
+        role.reindex(ent.index).fillna(False).to_numpy(dtype=bool), "holder", "tenant"
+    )
     ent["parcel_ids"] = (
         links.groupby("row")["parcel_id"].agg(lambda s: ";".join(sorted(s))).reindex(ent.index)
     )

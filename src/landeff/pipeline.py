@@ -105,8 +105,9 @@ class Result:
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str, progress: Callable[[str], None] | None
-           ) -> Iterator[None]:
+def _timed(
+    timings: dict[str, float], stage: str, progress: Callable[[str], None] | None
+) -> Iterator[None]:
     if progress is not None:
         progress(stage)
     start = time.perf_counter()
@@ -207,19 +208,23 @@ def evaluate(
     with _timed(timings, "read", progress):
         raw_parcels = (
             read_layer(parcels, layer=parcels_layer, input_crs=input_crs, encoding=encoding)
-            if parcels is not None else None
+            if parcels is not None
+            else None
         )
         raw_buildings = (
             read_layer(buildings, layer=buildings_layer, input_crs=input_crs, encoding=encoding)
-            if buildings is not None else None
+            if buildings is not None
+            else None
         )
         raw_ent = (
             read_table(enterprises, kind="enterprises", sheet=sheet, encoding=encoding)
-            if enterprises is not None else None
+            if enterprises is not None
+            else None
         )
         raw_con = (
             read_table(contracts, kind="contracts", sheet=sheet, encoding=encoding)
-            if contracts is not None else None
+            if contracts is not None
+            else None
         )
     if raw_parcels is None and raw_con is None:
         msg = "nothing to evaluate: give parcels (a layer) or contracts (a ledger)."
@@ -237,11 +242,13 @@ def evaluate(
             par = merge_contracts(par, con, diagnostics=diag)
         bld = (
             standardise(raw_buildings, "buildings", diagnostics=diag)
-            if raw_buildings is not None else None
+            if raw_buildings is not None
+            else None
         )
         ent = (
             prepare_enterprises(raw_ent, default_year=year, diagnostics=diag)
-            if raw_ent is not None else None
+            if raw_ent is not None
+            else None
         )
 
     with _timed(timings, "project", progress):
@@ -272,7 +279,17 @@ def evaluate(
             )
         else:
             links_all = pd.DataFrame(
-                columns=["row", "parcel_id", "how", "uscc", "key", "year", "role", "land_m2", "share"]
+                columns=[
+                    "row",
+                    "parcel_id",
+                    "how",
+                    "uscc",
+                    "key",
+                    "year",
+                    "role",
+                    "land_m2",
+                    "share",
+                ]
             )
 
     with _timed(timings, "measure", progress):
@@ -280,39 +297,54 @@ def evaluate(
         if ent is not None and len(ent):
             chosen = year if year is not None else choose_year(ent["year"], as_of_d)
             if chosen not in set(ent["year"]):
-                diag.warn("year_missing",
-                          f"the enterprise table has no rows for year {chosen}; "
-                          f"years present: {sorted(set(ent['year']))}")
+                diag.warn(
+                    "year_missing",
+                    f"the enterprise table has no rows for year {chosen}; "
+                    f"years present: {sorted(set(ent['year']))}",
+                )
         ent_years = measure_enterprises(ent, links_all) if ent is not None else _empty_enterprises()
         linked_rows = set(links_all["row"])
         ent_years = ent_years.loc[ent_years.index.isin(linked_rows)]
         current = ent_years[ent_years["year"] == chosen].copy() if chosen is not None else ent_years
         links = links_all[links_all["year"] == chosen] if chosen is not None else links_all
-        spread = spread_to_parcels(
-            ent_years.loc[current.index] if len(current) else ent_years.iloc[0:0],
-            links.assign(row=links["row"]),
-            par.index,
-            stopped_kwh=_threshold(pol, "stopped_kwh", 10000.0),
-        ) if len(current) else _empty_spread(par.index)
+        spread = (
+            spread_to_parcels(
+                ent_years.loc[current.index] if len(current) else ent_years.iloc[0:0],
+                links.assign(row=links["row"]),
+                par.index,
+                stopped_kwh=_threshold(pol, "stopped_kwh", 10000.0),
+            )
+            if len(current)
+            else _empty_spread(par.index)
+        )
         par = par.join(spread)
-        land = par["area_mu"] if pol.area_source == "measured" else (
-            par.get("recorded_area_m2", par["area_m2"]) / M2_PER_MU
+        land = (
+            par["area_mu"]
+            if pol.area_source == "measured"
+            else (par.get("recorded_area_m2", par["area_m2"]) / M2_PER_MU)
         )
         par = par.join(per_mu(par, land))
         links_out = links.merge(
             current[["uscc", "name"]].reset_index().rename(columns={"index": "row"}),
-            on=["row"], how="left", suffixes=("", "_ent"),
+            on=["row"],
+            how="left",
+            suffixes=("", "_ent"),
         )
 
     with _timed(timings, "flag", progress):
         graded = grading.grade(
-            current.reset_index(drop=True), ent_years.reset_index(drop=True),
-            policy=pol, as_of=as_of_d, year=chosen if chosen is not None else as_of_d.year,
+            current.reset_index(drop=True),
+            ent_years.reset_index(drop=True),
+            policy=pol,
+            as_of=as_of_d,
+            year=chosen if chosen is not None else as_of_d.year,
             diagnostics=diag,
         )
         par = _parcel_grades(par, graded, links_out)
         found = rules.find(
-            par, graded, pieces,
+            par,
+            graded,
+            pieces,
             as_of=as_of_d,
             year=chosen,
             thresholds=pol.thresholds,
@@ -327,8 +359,16 @@ def evaluate(
 
     par = gpd.GeoDataFrame(par, geometry=par.geometry.name, crs=par.crs)
     summary = summarise(
-        par, graded, found.findings, diag, as_of=as_of_d, year=chosen, policy=pol, name=name,
-        pieces=pieces, enterprise_years=ent_years,
+        par,
+        graded,
+        found.findings,
+        diag,
+        as_of=as_of_d,
+        year=chosen,
+        policy=pol,
+        name=name,
+        pieces=pieces,
+        enterprise_years=ent_years,
     )
     diag.raise_if_warnings()
     return Result(
@@ -381,9 +421,11 @@ def merge_contracts(
     par = parcels.copy()
     key_pid = con["parcel_id"] if "parcel_id" in con else pd.Series(None, index=con.index)
     pid_by_sup = (
-        par.dropna(subset=["supervision_no"]).drop_duplicates("supervision_no")
+        par.dropna(subset=["supervision_no"])
+        .drop_duplicates("supervision_no")
         .set_index("supervision_no")["parcel_id"]
-        if "supervision_no" in par else pd.Series(dtype=object)
+        if "supervision_no" in par
+        else pd.Series(dtype=object)
     )
     via_sup = con["supervision_no"].map(pid_by_sup) if "supervision_no" in con else None
     target = key_pid.where(key_pid.isin(set(par["parcel_id"])))
@@ -393,15 +435,17 @@ def merge_contracts(
     nomatch = con["_target"].isna()
     if nomatch.any():
         diagnostics.reject(
-            con.loc[nomatch], "no_parcel",
-            "contract matches no parcel by 宗地编号 or 电子监管号", column="parcel_id"
-            if "parcel_id" in con else "supervision_no",
+            con.loc[nomatch],
+            "no_parcel",
+            "contract matches no parcel by 宗地编号 or 电子监管号",
+            column="parcel_id" if "parcel_id" in con else "supervision_no",
         )
     con = con.loc[~nomatch]
     dup = con["_target"].duplicated(keep="first")
     if dup.any():
         diagnostics.reject(
-            con.loc[dup], "duplicate_contract",
+            con.loc[dup],
+            "duplicate_contract",
             "a second contract for a parcel that already has one; the first is used",
             column="parcel_id" if "parcel_id" in con else "supervision_no",
         )
@@ -431,14 +475,26 @@ def _check_recorded_area(par: pd.DataFrame, diag: Diagnostics) -> None:
             f"parcel {row['parcel_id']}: recorded area {row['recorded_area_m2']:.1f} m² differs from "
             f"the measured {row['area_m2']:.1f} m² by {100 * abs(row['recorded_area_m2'] - row['area_m2']) / row['area_m2']:.1f} %; "  # noqa: E501
             "per-mu figures use the measured area (policy area_source = 'recorded' to change)",
-            file=row.get("_file"), sheet=row.get("_sheet"), row=row.get("_row"),
-            column="recorded_area_m2", value=row["recorded_area_m2"],
+            file=row.get("_file"),
+            sheet=row.get("_sheet"),
+            row=row.get("_row"),
+            column="recorded_area_m2",
+            value=row["recorded_area_m2"],
         )
 
 
 def _empty_pieces(crs: Any) -> gpd.GeoDataFrame:
-    cols = ["building_id", "parcel_id", "footprint_m2", "floors", "storey_height_m",
-            "floor_area_m2", "far_floor_area_m2", "double_storey", "share_of_building"]
+    cols = [
+        "building_id",
+        "parcel_id",
+        "footprint_m2",
+        "floors",
+        "storey_height_m",
+        "floor_area_m2",
+        "far_floor_area_m2",
+        "double_storey",
+        "share_of_building",
+    ]
     return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
 
 
@@ -459,7 +515,7 @@ def _empty_spread(index: pd.Index) -> pd.DataFrame:
 
 
 def _parcel_grades(par: pd.DataFrame, graded: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """A parcel's grade and score are its holder's (the first holder listed)."""
+    """Give each parcel the grade and score of its holder (the first holder listed)."""
     if graded.empty or links.empty or "grade" not in graded:
         par["grade"] = pd.Series(pd.NA, index=par.index, dtype=object)
         par["score"] = np.nan
@@ -499,19 +555,22 @@ def summarise(
             supplied |= par[col].notna()
     industrial = (
         par["land_use"].astype(str).str.contains("工业|0601", regex=True, na=False)
-        if "land_use" in par else pd.Series(False, index=par.index)
+        if "land_use" in par
+        else pd.Series(False, index=par.index)
     )
     totals = {f: num(enterprises[f].sum()) if f in enterprises else None for f in FIGURES}
     per = {
         f"{fig.removesuffix('_wan')}_wan_per_mu": num(enterprises[fig].sum() / ent_land_mu)
-        if ent_land_mu > 0 and fig in enterprises else None
+        if ent_land_mu > 0 and fig in enterprises
+        else None
         for fig in ("tax_wan", "revenue_wan", "output_wan", "value_added_wan")
     }
     built_mu = par.loc[built, "area_mu"].sum()
     codes = findings["code"].value_counts().sort_index() if len(findings) else pd.Series(dtype=int)
     grades = (
         enterprises["grade"].fillna("未评价").value_counts().sort_index()
-        if "grade" in enterprises else pd.Series(dtype=int)
+        if "grade" in enterprises
+        else pd.Series(dtype=int)
     )
 
     def area_of(categories: tuple[str, ...]) -> float | None:
@@ -537,15 +596,20 @@ def summarise(
         **totals,
         **per,
         "far_overall": num(par.loc[built, "far_floor_area_m2"].sum() / (built_mu * M2_PER_MU))
-        if built_mu > 0 else None,
+        if built_mu > 0
+        else None,
         "building_density": num(par.loc[built, "footprint_m2"].sum() / (built_mu * M2_PER_MU))
-        if built_mu > 0 else None,
+        if built_mu > 0
+        else None,
         "far_all_land": num(par["far_floor_area_m2"].sum() / par["area_m2"].sum())
-        if par["area_m2"].sum() > 0 else None,
+        if par["area_m2"].sum() > 0
+        else None,
         "land_built_rate": num(built_mu / par.loc[supplied, "area_mu"].sum())
-        if par.loc[supplied, "area_mu"].sum() > 0 else None,
+        if par.loc[supplied, "area_mu"].sum() > 0
+        else None,
         "industrial_land_rate": num(par.loc[industrial & built, "area_mu"].sum() / built_mu)
-        if built_mu > 0 else None,
+        if built_mu > 0
+        else None,
         "idle_land_mu": area_of(("闲置土地",)),
         "suspected_idle_land_mu": area_of(("疑似闲置",)),
         "low_efficiency_land_mu": area_of(("低效用地", "低效")),
