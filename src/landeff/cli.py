@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -203,13 +204,18 @@ def print_summary(result: Result, lang: str = "zh") -> None:
         (t["warnings"], str(s["n_warnings"])),
         (t["rejected"], str(s["n_rejected"])),
     ]
-    width = max(len(k) for k, _ in rows) + 4
+    width = max(_width(k) for k, _ in rows) + 4
     for k, v in rows:
-        click.echo(f"{k:<{width}}{v}")
+        click.echo(k + " " * (width - _width(k)) + v)
     click.echo(f"{t['grades']}: " + ", ".join(f"{k} {v}" for k, v in s["grades"].items()))
     click.echo(f"{t['findings']}:")
     for code, n in s["findings"].items():
         click.echo(f"  {code:<24}{n:>5}")
+
+
+def _width(text: str) -> int:
+    """Return the width of ``text`` in a terminal (CJK characters take two columns)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
