@@ -16,7 +16,7 @@ import pytest
 from landeff.errors import Diagnostics, InputError
 from landeff.flags import find
 from landeff.io.landchina import CONTRACT_COLUMNS, read_landchina, read_landchina_list
-from landeff.policy import Threshold
+from landeff.policy import load_policy
 
 # ../shared beside the repository root (tests/ -> repo -> ..)
 SHARED = Path(__file__).parents[1] / ".." / "shared"
@@ -26,20 +26,8 @@ needs_real = pytest.mark.skipif(
     reason=f"real 中国土地市场网 export not found at {REAL} (the ../shared data folder is absent)",
 )
 
-THRESHOLDS = {
-    k: Threshold(v, u, "test setting")
-    for k, (v, u) in {
-        "stopped_kwh": (10000.0, "kWh"),
-        "low_tax_wan_per_mu": (None, "万元/亩"),
-        "coverage_min": (0.30, ""),
-        "density_min": (0.30, ""),
-        "remainder_margin_m": (10.0, "m"),
-        "remainder_min_mu": (5.0, "亩"),
-        "remainder_inward_buffer_m": (15.0, "m"),
-        "late_years": (2.0, "年"),
-        "shortfall_ratio": (0.5, ""),
-    }.items()
-}
+# The default preset's thresholds: the ledger is checked as a park would check it.
+THRESHOLDS = load_policy().thresholds
 
 
 def _write(tmp_path: Path, *arrays: list[dict], sep: str = "") -> Path:

@@ -28,6 +28,16 @@ PER_MU = {
 }
 
 
+#: Efficiency ratios of DOMAIN.md, in their customary units (see :func:`ratios`).
+RATIOS = (
+    "value_added_wan_per_tce",
+    "value_added_wan_per_t",
+    "tax_yuan_per_kwh",
+    "value_added_wan_per_employee",
+    "rd_ratio",
+)
+
+
 def _div(num: pd.Series | np.ndarray, den: pd.Series | np.ndarray) -> np.ndarray:
     """Divide, giving NaN where the denominator is 0 or missing."""
     n = np.asarray(num, dtype=float)

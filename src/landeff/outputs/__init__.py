@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..metrics import FIGURES, PER_MU, RATIOS
+
 if TYPE_CHECKING:
     from .map import make_map, save_map
 
@@ -35,28 +37,10 @@ __all__ = [
 #: :data:`PUBLIC_PER_MU_COLUMNS`, are confidential too (see :func:`is_confidential`).
 CONFIDENTIAL_COLUMNS: frozenset[str] = frozenset(
     {
-        # enterprise figures (tax office, statistics, utilities)
-        "tax_wan",
-        "revenue_wan",
-        "output_wan",
-        "value_added_wan",
-        "energy_tce",
-        "electricity_kwh",
-        "emissions_t",
-        "rd_wan",
-        "employees",
+        *FIGURES,  # enterprise figures (tax office, statistics, utilities)
         "investment_done_wan",
-        # per-mu figures
-        "tax_wan_per_mu",
-        "revenue_wan_per_mu",
-        "output_wan_per_mu",
-        "value_added_wan_per_mu",
-        # ratios
-        "value_added_wan_per_tce",
-        "value_added_wan_per_t",
-        "tax_yuan_per_kwh",
-        "value_added_wan_per_employee",
-        "rd_ratio",
+        *PER_MU,  # per-mu figures
+        *RATIOS,
         # evaluation derived from the figures (the class A/B/C/D itself stays public)
         "score",
         "consecutive_d",
