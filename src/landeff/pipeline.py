@@ -28,7 +28,12 @@ from .join import attribute_land, clip_buildings, footprint_by_parcel, link_ente
 from .metrics import FIGURES, measure_enterprises, measure_parcels, per_mu, spread_to_parcels
 from .policy import Policy, load_policy
 from .schema import CONTRACT_FIELDS
-from .validate import prepare_contracts, prepare_enterprises, prepare_parcels, standardise
+from .validate import (
+    prepare_buildings,
+    prepare_contracts,
+    prepare_enterprises,
+    prepare_parcels,
+)
 
 Source = str | os.PathLike[str] | pd.DataFrame | None
 STAGES = ("read", "validate", "project", "join", "measure", "flag", "write")
@@ -241,7 +246,7 @@ def evaluate(
         if con is not None and raw_parcels is not None:
             par = merge_contracts(par, con, diagnostics=diag)
         bld = (
-            standardise(raw_buildings, "buildings", diagnostics=diag)
+            prepare_buildings(raw_buildings, diagnostics=diag)
             if raw_buildings is not None
             else None
         )

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import checks
 from .errors import Diagnostics, InputError
 from .schema import FIELDS_BY_NAME, UNITS, Field, alias_table, split_unit, unit_factor
 
@@ -35,6 +36,7 @@ NON_DATA_WORDS = ("合计", "总计", "小计", "累计", "total")
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+_CODE_FIELDS = frozenset({"uscc", "holder_uscc"})
 _ID_SPLIT = re.compile(r"[,;，；、\s]+")
 _SCI_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 
@@ -199,22 +201,35 @@ _FALSE = {"否", "n", "no", "false", "0", "×", "规下", "f"}
 
 
 def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse 是/否, Y/N, true/false, 1/0 into a nullable boolean Series (and a bad-cell mask)."""
-    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    bad = pd.Series(False, index=values.index)
-    for idx, v in values.items():
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            continue
-        text = unicodedata.normalize("NFKC", str(v)).strip().lower()
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            text = str(int(v)) if float(v).is_integer() else text
-        if text in _TRUE:
-            out[idx] = True
-        elif text in _FALSE:
-            out[idx] = False
-        elif text:
-            bad[idx] = True
-    return out, bad
+    """Parse 是/否, Y/N, true/false, 1/0 into a nullable boolean Series (and a bad-cell mask).
+
+    Examples
+    --------
+    >>> v, bad = parse_bools(pd.Series(["是", "否", 1, None, "也许"]))
+    >>> v.tolist(), bad.tolist()
+    ([True, False, True, <NA>, <NA>], [False, False, False, False, True])
+    """
+    flags: list[Any] = []
+    bad: list[bool] = []
+    for v in values.to_numpy(dtype=object):
+        flag: Any = pd.NA
+        wrong = False
+        if not (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))):
+            text = unicodedata.normalize("NFKC", str(v)).strip().lower()
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                text = str(int(v)) if float(v).is_integer() else text
+            if text in _TRUE:
+                flag = True
+            elif text in _FALSE:
+                flag = False
+            elif text:
+                wrong = True
+        flags.append(flag)
+        bad.append(wrong)
+    return (
+        pd.Series(pd.array(flags, dtype="boolean"), index=values.index),
+        pd.Series(bad, index=values.index, dtype=bool),
+    )
 
 
 def _text(values: pd.Series, *, upper: bool = False) -> pd.Series:
@@ -236,6 +251,27 @@ def _text(values: pd.Series, *, upper: bool = False) -> pd.Series:
         return text or None
 
     return values.map(one).astype(object)
+
+
+def _objects(values: pd.Series, func: Any) -> pd.Series:
+    """Apply ``func`` to each cell, keeping the results as Python objects (None stays None)."""
+    return pd.Series(
+        [func(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object
+    )
+
+
+def _code_cell(v: Any) -> Any:
+    """Return a credit-code cell folded and upper-cased; a float stays a float (digits lost)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float | np.floating):
+        return float(v)
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    text = unicodedata.normalize("NFKC", str(v)).strip().upper()
+    return text or None
 
 
 def standardise(
@@ -260,8 +296,13 @@ def standardise(
     -------
     DataFrame
         Canonical columns in canonical units; other input columns kept (``input_<name>`` where they
-        clash with an output column).
+        clash with an output column). ``attrs["units"]`` gives ``{field: (header, unit)}``.
+        Warnings the reader kept in ``raw.attrs["read_warnings"]`` are recorded first.
+        The code columns ``uscc`` and ``holder_uscc`` keep cells that were numbers as floats, for
+        :func:`check_uscc` to catch.
     """
+    for note in raw.attrs.get("read_warnings", []):
+        diagnostics.warn(**note)
     file = str(raw["_file"].iloc[0]) if len(raw) and "_file" in raw else "<input>"
     mapping = map_headers(list(raw.columns), kind, file=file, diagnostics=diagnostics)
     out = raw.copy()
@@ -278,7 +319,9 @@ def standardise(
         out[name] = _parse_field(out[name], field, unit, raw_col, out, file, diagnostics)
     if geometry_name is not None and isinstance(out, gpd.GeoDataFrame):
         out = out.set_geometry(geometry_name)
+    out.attrs["read_warnings"] = []
     out.attrs["column_map"] = {raw_col: name for raw_col, (name, _) in mapping.items()}
+    out.attrs["units"] = {name: (raw_col, unit) for raw_col, (name, unit) in mapping.items()}
     return out
 
 
@@ -291,8 +334,10 @@ def _parse_field(
     file: str,
     diagnostics: Diagnostics,
 ) -> pd.Series:
+    if field.name in _CODE_FIELDS:
+        return _objects(values, _code_cell)
     if field.dtype in {"id", "text"}:
-        return _text(values, upper=field.name in {"uscc", "holder_uscc"})
+        return _text(values)
     if field.dtype == "id_list":
         return values.map(
             lambda v: [p for p in _ID_SPLIT.split(unicodedata.normalize("NFKC", str(v)).strip()) if p]
@@ -319,7 +364,8 @@ def _parse_field(
         factor = unit_factor(field, unit)
         canonical = UNITS[field.unit][0]
         if unit is None:
-            if parsed_n.notna().any():
+            # A canonical header (tax_wan, recorded_area_m2) names its unit: nothing is assumed.
+            if parsed_n.notna().any() and canonical and split_unit(raw_col)[0] != field.name:
                 diagnostics.warn(
                     "unit_assumed",
                     f"{file}: column {raw_col!r} gives no unit; values are taken as {canonical} "
@@ -363,14 +409,21 @@ def _warn_bad(
 
 def reject_non_data(frame: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.DataFrame:
     """Reject totals rows (合计, 总计, 小计) and return the rest."""
-    text_cols = [c for c in frame.columns if c not in POSITION_COLUMNS and frame[c].dtype == object]
+    text_cols = [c for c in frame.columns if c not in POSITION_COLUMNS and (
+        frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))]
     if not text_cols or frame.empty:
         return frame
     words = "|".join(NON_DATA_WORDS)
-    pattern = re.compile(rf"^\s*({words})\s*[:：]?\s*$", re.IGNORECASE)
+    pattern = re.compile(rf"^({words})[:：]?$", re.IGNORECASE)
+
+    def is_total(v: Any) -> bool:
+        if not isinstance(v, str):
+            return False
+        return bool(pattern.match(re.sub(r"\s+", "", unicodedata.normalize("NFKC", v))))
+
     hit = np.zeros(len(frame), dtype=bool)
     for col in text_cols:
-        hit |= frame[col].map(lambda v: isinstance(v, str) and bool(pattern.match(v))).to_numpy()
+        hit |= frame[col].map(is_total).to_numpy(dtype=bool)
     if hit.any():
         diagnostics.reject(
             frame.loc[hit], "non_data", "a totals row (合计/总计), not an enterprise or parcel: not used"
@@ -378,24 +431,52 @@ def reject_non_data(frame: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.Data
     return frame.loc[~hit]
 
 
-def check_uscc(frame: pd.DataFrame, column: str, *, diagnostics: Diagnostics) -> pd.DataFrame:
-    """Reject codes that Excel turned into numbers; warn on a bad check character (kept)."""
+def check_uscc(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    diagnostics: Diagnostics,
+    on_lost: str = "reject",
+) -> pd.DataFrame:
+    """Catch codes that Excel turned into numbers; warn on a bad check character (kept).
+
+    A code stored as a number (a float such as 9.13501E+17, or text in that form) has lost its last
+    digits. With ``on_lost="reject"`` (enterprise tables, where the code is the identity) the row is
+    rejected as ``uscc_lost``; with ``on_lost="blank"`` (parcels, contracts) the code is emptied
+    with a warning and the row kept. The column holds text (or None) afterwards.
+    """
     if column not in frame:
         return frame
     codes = frame[column]
-    sci = codes.map(lambda v: isinstance(v, str) and bool(_SCI_NUMBER.match(v)))
-    if sci.any():
-        diagnostics.reject(
-            frame.loc[sci],
-            "uscc_lost",
-            f"{column} was stored as a number (e.g. 9.13E+17) so its digits are lost; "
-            "format the column as text in Excel and export again",
-            column=column,
+    codes = _objects(codes, _code_cell)
+    lost = codes.map(
+        lambda v: isinstance(v, float) or (isinstance(v, str) and bool(_SCI_NUMBER.match(v)))
+    ).astype(bool)
+    if lost.any():
+        # The value reported is what Excel shows of it, e.g. 9.13202E+17.
+        shown = frame.loc[lost].copy()
+        shown[column] = codes.loc[lost].map(lambda v: f"{v:.6G}" if isinstance(v, float) else v)
+        what = (
+            f"{column} was stored as a number (the value shows what is left of it), so its last "
+            "digits are lost; format the column as text in Excel (or prefix the code with ') and "
+            "export again"
         )
-        frame = frame.loc[~sci]
-        codes = frame[column]
+        if on_lost == "reject":
+            diagnostics.reject(shown, "uscc_lost", what, column=column)
+            frame = frame.loc[~lost]
+        else:
+            diagnostics.warn_rows(
+                shown, "uscc_lost",
+                what + "; the code was left empty, so nothing links here by code (links by parcel "
+                "id or by name still work)",
+                column=column,
+            )
+            codes = codes.where(~lost, None)
+        codes = codes.loc[frame.index]
+    frame = frame.copy()
+    frame[column] = codes
     present = codes.notna()
-    bad = present & ~codes.map(lambda v: isinstance(v, str) and uscc_valid(v))
+    bad = present & ~codes.map(lambda v: isinstance(v, str) and uscc_valid(v)).astype(bool)
     if bad.any():
         diagnostics.warn_rows(
             frame.loc[bad],
@@ -445,6 +526,8 @@ def prepare_enterprises(
     frame["key"] = frame["uscc"].where(frame["uscc"].notna(), "name:" + frame["name"].map(
         lambda n: normalise_name(n) or ""))
     frame = _dedupe_enterprise_years(frame, diagnostics=diagnostics)
+    checks.money_magnitudes(frame, diagnostics=diagnostics)
+    checks.tax_refunds(frame, diagnostics=diagnostics)
     if "parcel_ids" not in frame:
         frame["parcel_ids"] = [[] for _ in range(len(frame))]
     return frame.reset_index(drop=True)
@@ -480,7 +563,8 @@ def prepare_contracts(raw: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.Data
     """Validate a contracts table keyed by ``parcel_id`` or ``supervision_no``."""
     frame = standardise(raw, "contracts", diagnostics=diagnostics)
     frame = reject_non_data(frame, diagnostics=diagnostics)
-    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics)
+    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank")
+    checks.money_magnitudes(frame, diagnostics=diagnostics)
     if "parcel_id" not in frame and "supervision_no" not in frame:
         file = frame["_file"].iloc[0] if len(frame) else "<input>"
         msg = (
@@ -491,11 +575,42 @@ def prepare_contracts(raw: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.Data
     return frame.reset_index(drop=True)
 
 
-def prepare_parcels(raw: gpd.GeoDataFrame, *, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
-    """Validate a parcel layer: ids, geometry repair. Parcels are never rejected, only warned about."""
+def prepare_parcels(
+    raw: gpd.GeoDataFrame,
+    *,
+    diagnostics: Diagnostics,
+    sliver_m2: float = 1.0,
+    sliver_width_m: float = 1.0,
+    overlap_m2: float | None = 1.0,
+    far_km: float = 50.0,
+) -> gpd.GeoDataFrame:
+    """Validate a parcel layer: ids, geometry repair and checks. Parcels are never rejected.
+
+    Parameters
+    ----------
+    raw : GeoDataFrame
+        From :func:`landeff.io.vector.read_layer`.
+    diagnostics : Diagnostics
+        Receives the warnings.
+    sliver_m2, sliver_width_m : float
+        A parcel under this area (m²) or width (m) is warned about as a sliver.
+    overlap_m2 : float or None
+        Overlaps of at least this area (m²) are reported, pair by pair; None skips the check
+        (its cost grows with the number of neighbouring pairs: about 4 s per 100,000 irregular
+        parcels).
+    far_km : float
+        A parcel farther than this from the median centroid is warned about.
+
+    Returns
+    -------
+    GeoDataFrame
+        Every input parcel, with unique ``parcel_id`` and valid (or empty) polygonal geometry.
+        ``attrs["ambiguous_ids"]`` holds ids that several parcels shared; ``attrs["overlaps"]`` the
+        overlap report of :func:`landeff.checks.overlaps`.
+    """
     frame = standardise(raw, "parcels", diagnostics=diagnostics)
     file = str(frame["_file"].iloc[0]) if len(frame) else "<parcels>"
-    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics)
+    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank")
     if "parcel_id" not in frame:
         frame["parcel_id"] = [f"P{i:05d}" for i in range(1, len(frame) + 1)]
         diagnostics.warn(
@@ -510,6 +625,7 @@ def prepare_parcels(raw: gpd.GeoDataFrame, *, diagnostics: Diagnostics) -> gpd.G
         diagnostics.warn_rows(frame.loc[missing], "parcel_id_generated",
                               "parcel has no id; one was made from its row number", column="parcel_id")
     dup = frame["parcel_id"].duplicated(keep="first")
+    ambiguous: set[str] = set()
     if dup.any():
         ambiguous = set(frame.loc[dup, "parcel_id"])
         n = frame.groupby("parcel_id").cumcount() + 1
@@ -519,41 +635,160 @@ def prepare_parcels(raw: gpd.GeoDataFrame, *, diagnostics: Diagnostics) -> gpd.G
             "parcel id repeats an earlier parcel; suffixed with #n. Links to this id are ambiguous "
             "and are rejected", column="parcel_id",
         )
-        frame.attrs["ambiguous_ids"] = ambiguous
     frame = repair_geometry(frame, diagnostics=diagnostics)
+    checks.slivers(frame, diagnostics=diagnostics, min_area_m2=sliver_m2,
+                   min_width_m=sliver_width_m)
+    report = (
+        checks.overlaps(frame, diagnostics=diagnostics, min_overlap_m2=overlap_m2)
+        if overlap_m2 is not None else None
+    )
+    checks.far_outside(frame, diagnostics=diagnostics, max_km=far_km)
+    frame.attrs["ambiguous_ids"] = ambiguous
+    frame.attrs["overlaps"] = report
     return frame
 
 
-def repair_geometry(frame: gpd.GeoDataFrame, *, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
-    """Make invalid polygons valid (keeping only polygonal parts) and warn on empty geometry."""
-    geoms = frame.geometry.values
+def prepare_buildings(
+    raw: gpd.GeoDataFrame,
+    *,
+    diagnostics: Diagnostics,
+    min_footprint_m2: float = 10.0,
+    tile_edge_min_pairs: int = 3,
+    max_floors: float = 150.0,
+) -> gpd.GeoDataFrame:
+    """Validate a building layer: headers, geometry repair, tiny footprints, tile-edge cuts, floors.
+
+    Buildings are never rejected here (a building on no parcel is, later, by the join).
+
+    Parameters
+    ----------
+    raw : GeoDataFrame
+        From :func:`landeff.io.vector.read_layer`.
+    diagnostics : Diagnostics
+        Receives the warnings.
+    min_footprint_m2 : float
+        Footprints under this area are warned about (``tiny_building``).
+    tile_edge_min_pairs : int
+        A straight meridian or parallel shared by at least this many touching pairs of footprints is
+        taken for a web-map tile edge (``tile_edge_cut``).
+    max_floors : float
+        Floor counts above this, or not above 0, are warned about (``floors_implausible``).
+
+    Returns
+    -------
+    GeoDataFrame
+        Every input building; ``attrs["tile_edges"]`` is the report of
+        :func:`landeff.checks.tile_edge_cuts`.
+    """
+    frame = standardise(raw, "buildings", diagnostics=diagnostics)
+    frame = repair_geometry(frame, diagnostics=diagnostics, id_column="building_id")
+    checks.tiny_buildings(frame, diagnostics=diagnostics, min_footprint_m2=min_footprint_m2)
+    edges = checks.tile_edge_cuts(frame, diagnostics=diagnostics, min_pairs=tile_edge_min_pairs)
+    if "floors" in frame:
+        floors = pd.to_numeric(frame["floors"], errors="coerce")
+        odd = (floors <= 0) | (floors > max_floors)
+        if odd.any():
+            diagnostics.warn_rows(
+                frame.loc[odd], "floors_implausible",
+                f"层数 (floors) is not between 1 and {max_floors:g}; the value is used as given, "
+                "so this building's floor area may be wrong. Check it",
+                column="floors",
+            )
+    frame.attrs["tile_edges"] = edges
+    return frame
+
+
+def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the polygonal part of each geometry (None if none) and how many other parts it had."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    for _ in range(3):  # collections nested in collections
+        nested = shapely.get_type_id(parts) == 7
+        if not nested.any():
+            break
+        sub, sub_owner = shapely.get_parts(parts[nested], return_index=True)
+        parts = np.concatenate([parts[~nested], sub])
+        owner = np.concatenate([owner[~nested], owner[nested][sub_owner]])
+    kinds = shapely.get_type_id(parts)
+    keep = np.isin(kinds, [3, 6]) & ~shapely.is_empty(parts)
+    other = np.bincount(owner[~keep], minlength=len(geoms))
+    out = np.full(len(geoms), None, dtype=object)
+    if keep.any():
+        merged = (
+            pd.Series(parts[keep]).groupby(owner[keep])
+            .agg(lambda g: g.iloc[0] if len(g) == 1 else shapely.union_all(g.to_numpy()))
+        )
+        out[merged.index.to_numpy()] = merged.to_numpy()
+    return out, other
+
+
+def repair_geometry(
+    frame: gpd.GeoDataFrame, *, diagnostics: Diagnostics, id_column: str = "parcel_id"
+) -> gpd.GeoDataFrame:
+    """Make geometry usable for area: valid polygons, or empty, each change with a warning.
+
+    * empty or missing geometry: kept, without an area (``empty_geometry``);
+    * invalid polygons (self-intersections, bow-ties, spikes): ``make_valid``, keeping the polygonal
+      parts (``geometry_repaired``; ``geometry_lost`` when nothing polygonal is left);
+    * GeometryCollections: the polygon parts are kept, points and lines dropped
+      (``geometry_collection``);
+    * points and lines: kept, area 0 (``not_polygon``).
+
+    MultiPolygons and polygons with holes are valid and left as they are.
+    """
+    geoms = np.asarray(frame.geometry.values, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if empty.any():
-        diagnostics.warn_rows(frame.loc[empty], "empty_geometry",
-                              "feature has no geometry; its area is 0", column="parcel_id")
-    invalid = ~empty & ~shapely.is_valid(geoms)
+        diagnostics.warn_rows(
+            frame.loc[empty], "empty_geometry",
+            "feature has no geometry (missing or empty): it is kept, without an area, and no "
+            "building can lie on it. Draw its boundary in the source layer", column=id_column,
+        )
+    kinds = shapely.get_type_id(geoms)
+    polygonal = np.isin(kinds, [3, 6])
+    invalid = ~empty & polygonal & ~shapely.is_valid(geoms)
+    collection = ~empty & (kinds == 7)
+    other = ~empty & ~polygonal & ~collection
+    new = geoms.copy()
+    crs_units = "m²" if frame.crs is not None and frame.crs.is_projected else "square degrees"
     if invalid.any():
         reasons = shapely.is_valid_reason(geoms[invalid])
-        fixed = shapely.make_valid(geoms[invalid])
-        polys = shapely.get_parts(fixed, return_index=True)
-        parts, owners = polys
-        keep = np.isin(shapely.get_type_id(parts), [3, 6])
-        merged = np.full(invalid.sum(), None, dtype=object)
-        if keep.any():
-            s = gpd.GeoSeries(parts[keep]).groupby(owners[keep]).agg(lambda g: shapely.union_all(g.values))
-            merged[s.index.to_numpy()] = s.to_numpy()
-        idx = np.flatnonzero(invalid)
-        new = np.asarray(geoms, dtype=object).copy()
-        new[idx] = merged
-        frame = frame.set_geometry(gpd.GeoSeries(new, index=frame.index, crs=frame.crs))
-        sub = frame.iloc[idx].copy()
-        sub["_reason"] = reasons
-        for (i, row), reason in zip(sub.iterrows(), reasons, strict=True):
+        fixed, _ = _polygonal(shapely.make_valid(geoms[invalid]))
+        new[invalid] = fixed
+        before = shapely.area(geoms[invalid])
+        after = np.nan_to_num(shapely.area(fixed))
+        sub = frame.loc[invalid]
+        for k, (_, row) in enumerate(sub.iterrows()):
+            lost = fixed[k] is None
             diagnostics.warn(
-                "geometry_repaired",
-                f"{row['_file']}: feature {row['_row']} had invalid geometry ({reason}); repaired "
-                "with make_valid, keeping the polygonal parts",
+                "geometry_lost" if lost else "geometry_repaired",
+                f"{row['_file']}: feature {row['_row']} ({id_column} {row.get(id_column)!r}) had "
+                f"invalid geometry ({reasons[k]}); "
+                + ("make_valid left no polygon, so it is now empty (no area). Redraw it in the source"
+                   if lost else
+                   f"repaired with make_valid, keeping the polygonal parts (area {before[k]:.6g} → "
+                   f"{after[k]:.6g} {crs_units}). Check its shape"),
                 file=row["_file"], sheet=row["_sheet"], row=row["_row"],
-                column="geometry", value=str(i),
+                column="geometry", value=reasons[k],
             )
+    if collection.any():
+        parts = geoms[collection]
+        parts = np.where(shapely.is_valid(parts), parts, shapely.make_valid(parts))
+        kept, dropped = _polygonal(parts)
+        new[collection] = kept
+        checks.warn_values(
+            diagnostics, frame.loc[collection], "geometry_collection",
+            "feature is a GeometryCollection: its polygon parts were kept and its point and line "
+            "parts (the value gives how many) dropped; export polygons only",
+            column="geometry", values=dropped.tolist(),
+        )
+    if other.any():
+        checks.warn_values(
+            diagnostics, frame.loc[other], "not_polygon",
+            "feature is not a polygon (the value gives its type), so its area is 0; a parcel or "
+            "building layer must hold polygons",
+            column="geometry", values=shapely.get_type_id(geoms[other]).tolist(),
+        )
+        # type names read better than ids
+    if invalid.any() or collection.any():
+        frame = frame.set_geometry(gpd.GeoSeries(new, index=frame.index, crs=frame.crs))
     return frame

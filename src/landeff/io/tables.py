@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,11 @@ from ..schema import alias_table, split_unit
 #: How many leading rows are searched for the header row (title rows, merged cells above it).
 HEADER_SEARCH_ROWS = 15
 POSITION_COLUMNS = ["_file", "_sheet", "_row"]
+_NUMBER_TEXT = re.compile(r"^[+-]?[\d,]*\.?\d+%?$")
+#: Second-row headers that only say "the value" of the field above them (税收 over 金额(万元)).
+GENERIC_SUBHEADERS = frozenset(
+    {"", "金额", "数额", "数值", "数量", "总额", "合计", "本年", "本期", "本年度", "值", "amount", "value"}
+)
 
 
 def decode_bytes(data: bytes, *, file: str, encoding: str | None = None) -> tuple[str, str]:
@@ -77,29 +84,144 @@ def _find_header(rows: list[list[Any]], kind: str) -> int:
     return best
 
 
+def _combine_cell(parent: Any, child: Any, aliases: dict[str, str]) -> Any:
+    """Name one column of a two-row header from the cell above and the cell below."""
+    if _blank(child):
+        return parent
+    if _blank(parent):
+        return child
+    child_base, child_unit = split_unit(child)
+    if child_base in aliases:
+        return str(child).strip()
+    parent_base, parent_unit = split_unit(parent)
+    unit = child_unit or parent_unit
+    base = parent_base if child_base in GENERIC_SUBHEADERS else parent_base + child_base
+    return f"{base}({unit})" if unit else base
+
+
+def _numeric_like(cell: Any) -> bool:
+    if isinstance(cell, bool):
+        return False
+    if isinstance(cell, int | float):
+        return True
+    return isinstance(cell, str) and bool(
+        _NUMBER_TEXT.match(unicodedata.normalize("NFKC", cell).strip())
+    )
+
+
+def _two_row_header(
+    rows: list[list[Any]], best: int, kind: str
+) -> tuple[int, list[Any]] | None:
+    """Return (top row index, combined header) when the header spans two rows.
+
+    The row under (or over) the best header row is a second header row when it holds no numbers
+    and the two rows together name more fields, or give units the single row lacks (税收 over
+    金额(万元)), or show merged cells both ways (a group header over sub-columns, next to columns
+    merged down over both rows). Merged cells of the top row (read as empty) are filled from the
+    left over the columns the second row names.
+    """
+    aliases = alias_table(kind)
+    single_row = rows[best]
+    single = _header_score(single_row, aliases)
+    for top in (best - 1, best):
+        if top < 0 or top + 1 >= len(rows):
+            continue
+        upper, lower = list(rows[top]), list(rows[top + 1])
+        width = max(len(upper), len(lower), len(single_row))
+        upper += [None] * (width - len(upper))
+        lower += [None] * (width - len(lower))
+        if any(_numeric_like(c) for c in lower) or all(_blank(c) for c in lower):
+            continue  # a data row (or nothing), not a second header row
+        filled: list[Any] = []
+        last: Any = None
+        vertical = horizontal = False
+        for up, low in zip(upper, lower, strict=True):
+            if not _blank(up):
+                last = up
+                filled.append(up)
+                vertical |= _blank(low)
+            else:
+                filled.append(last if not _blank(low) else None)
+                horizontal |= last is not None and not _blank(low)
+        combined = [_combine_cell(u, v, aliases) for u, v in zip(filled, lower, strict=True)]
+        gain = _header_score(combined, aliases) - single
+        if gain < 0:
+            continue
+        padded = single_row + [None] * (width - len(single_row))
+        unit_gain = sum(
+            1 for c, old in zip(combined, padded, strict=True)
+            if not _blank(c) and _header_score([c], aliases) and split_unit(c)[1]
+            and (_blank(old) or split_unit(old)[1] is None)
+        )
+        if gain > 0 or unit_gain > 0 or (vertical and horizontal):
+            return top, combined
+    return None
+
+
 def _frame_from_rows(
     rows: list[list[Any]], *, kind: str, file: str, sheet: str | None, first_row_number: int
 ) -> pd.DataFrame:
-    """Build a raw frame from rows of cells; ``first_row_number`` is the spreadsheet number of rows[0]."""
+    """Build a raw frame from rows of cells; ``first_row_number`` is the spreadsheet number of rows[0].
+
+    The frame's ``attrs`` hold ``header_row`` (spreadsheet number of the first header row),
+    ``header_rows`` (all of them) and ``read_warnings`` (notes for
+    :func:`landeff.validate.standardise`).
+    """
     rows = [list(r) for r in rows]
     while rows and all(_blank(c) for c in rows[-1]):
         rows.pop()
+    where = f"{file}{f' sheet {sheet!r}' if sheet else ''}"
     if not rows:
-        msg = f"{file}{f' sheet {sheet!r}' if sheet else ''}: the table is empty (no header row)."
+        msg = f"{where}: the table is empty (no header row)."
         raise InputError(msg)
+    notes: list[dict[str, Any]] = []
     h = _find_header(rows, kind)
+    n_header = 1
+    header_cells: list[Any] = rows[h]
+    two = _two_row_header(rows, h, kind)
+    if two is not None:
+        h, header_cells = two
+        n_header = 2
+        joined = [str(c) for c, up, low in zip(header_cells, rows[h], rows[h + 1], strict=False)
+                  if not _blank(up) and not _blank(low)]
+        notes.append(
+            {
+                "code": "header_combined",
+                "message": (
+                    f"{where}: the header spans rows {first_row_number + h} and "
+                    f"{first_row_number + h + 1}; columns named in both were read as "
+                    f"{', '.join(map(repr, joined))}. Check that they mean what they say."
+                ),
+                "file": file,
+                "sheet": sheet,
+                "row": first_row_number + h,
+            }
+        )
     width = max(len(r) for r in rows)
     header = [(str(c).strip() if not _blank(c) else f"column_{j + 1}") for j, c in
-              enumerate(rows[h] + [None] * (width - len(rows[h])))]
+              enumerate(list(header_cells) + [None] * (width - len(header_cells)))]
     header = _dedupe(header)
-    body = [r + [None] * (width - len(r)) for r in rows[h + 1 :]]
+    start = h + n_header
+    body = [r + [None] * (width - len(r)) for r in rows[start:]]
     frame = pd.DataFrame(body, columns=header, dtype=object)
     frame["_file"] = file
     frame["_sheet"] = sheet
-    frame["_row"] = range(first_row_number + h + 1, first_row_number + h + 1 + len(body))
+    frame["_row"] = range(first_row_number + start, first_row_number + start + len(body))
     blank = frame.drop(columns=POSITION_COLUMNS).apply(lambda col: col.map(_blank)).all(axis=1)
     frame = frame.loc[~blank].reset_index(drop=True)
+    if frame.empty:
+        notes.append(
+            {
+                "code": "no_data_rows",
+                "message": f"{where}: the table has a header (row {first_row_number + h}) but no "
+                "data rows; nothing was read from it.",
+                "file": file,
+                "sheet": sheet,
+            }
+        )
     frame.attrs["header_row"] = first_row_number + h
+    frame.attrs["header_rows"] = list(range(first_row_number + h, first_row_number + start))
+    frame.attrs["read_warnings"] = notes
     return frame
 
 
@@ -184,6 +306,10 @@ def _read_csv(path: Path, *, kind: str, encoding: str | None) -> pd.DataFrame:
     return frame
 
 
+def _sheet_has_data(ws: Any) -> bool:
+    return any(not _blank(c) for row in ws.iter_rows(values_only=True) for c in row)
+
+
 def _read_xlsx(path: Path, *, kind: str, sheet: str | int | None) -> pd.DataFrame:
     from openpyxl import load_workbook
 
@@ -194,18 +320,52 @@ def _read_xlsx(path: Path, *, kind: str, sheet: str | int | None) -> pd.DataFram
         raise InputError(msg) from err
     try:
         names = wb.sheetnames
+        with_data = [n for n in names if _sheet_has_data(wb[n])]
+        listing = ", ".join(repr(n) for n in with_data) or "none"
         if sheet is None:
-            chosen = next((n for n in names if wb[n].max_row and wb[n].max_row > 1), names[0])
+            if not with_data:
+                msg = (
+                    f"{path}: every sheet of the workbook is empty ({', '.join(map(repr, names))}); "
+                    "save the table in it and try again."
+                )
+                raise InputError(msg)
+            chosen = with_data[0]
         elif isinstance(sheet, int):
+            if not -len(names) <= sheet < len(names):
+                msg = (
+                    f"{path}: there is no sheet number {sheet} (0-based); the workbook has "
+                    f"{len(names)}: {', '.join(map(repr, names))}. Use --sheet."
+                )
+                raise InputError(msg)
             chosen = names[sheet]
         elif sheet in names:
             chosen = sheet
         else:
             msg = f"{path}: no sheet {sheet!r}; the workbook has {', '.join(names)}. Use --sheet."
             raise InputError(msg)
+        if chosen not in with_data:
+            msg = (
+                f"{path}: sheet {chosen!r} is empty. Sheets with data: {listing}. Choose one with "
+                "--sheet (API: sheet=)."
+            )
+            raise InputError(msg)
         rows = [list(r) for r in wb[chosen].iter_rows(values_only=True)]
     finally:
         wb.close()
     frame = _frame_from_rows(rows, kind=kind, file=str(path), sheet=chosen, first_row_number=1)
+    others = [n for n in with_data if n != chosen]
+    if sheet is None and others:
+        frame.attrs["read_warnings"].append(
+            {
+                "code": "other_sheets",
+                "message": (
+                    f"{path}: only sheet {chosen!r} was read; the workbook has data in "
+                    f"{len(others)} more sheet(s): {', '.join(map(repr, others))}. Pass --sheet "
+                    "(API: sheet=) to read another, or put all rows in one sheet with a 年度 column."
+                ),
+                "file": str(path),
+                "sheet": chosen,
+            }
+        )
     frame.attrs["sheets"] = names
     return frame
