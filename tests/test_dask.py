@@ -270,3 +270,12 @@ def test_partitions_of_generated_parks_are_the_parks(multi_park):
     assert (per_park == 1).all()
     # packed into 4 tasks of 2, 2, 1 and 1 parks; the two single-park tasks are merged
     assert np.bincount(parts.parcel_task).tolist() == [800, 800, 800]
+
+
+@pytest.mark.slow
+def test_evaluate_engine_dask_goes_through_the_public_api(dask_client):
+    demo = landeff.read_demo()
+    got = landeff.evaluate(**demo, engine="dask", scheduler=dask_client)
+    assert_same_result(got, landeff.evaluate(**demo))
+    with pytest.raises(InputError, match="engine"):
+        landeff.evaluate(**demo, engine="spark")

@@ -198,3 +198,21 @@ def test_public_edition_holds_no_enterprise_figures(postgis_url, both_results, e
     assert not parcel_cols & {"tax_wan", "tax_wan_per_mu", "score", "revenue_wan"}
     ent_cols = {c["name"] for c in insp.get_columns("enterprises", schema=schema)}
     assert not ent_cols & {"tax_wan", "electricity_kwh", "score"}
+
+
+def test_cli_reads_from_and_writes_to_postgis(postgis_url, demo_schema, engine):
+    from click.testing import CliRunner
+    from sqlalchemy import text
+
+    from landeff.cli import main
+
+    args = ["evaluate", "--as-of", "2025-06-30", "--year", "2024",
+            "--out", postgis_url, "--out-schema", "cli_out"]
+    for name in ("parcels", "buildings", "enterprises", "contracts"):
+        args += [f"--{name}", postgis_url, f"--{name}-table", f"demo.{name}"]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    assert "IDLE_NOT_STARTED" in run.output
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM cli_out.parcels")).scalar_one()
+    assert n == len(gpd.read_file(landeff.read_demo()["parcels"]))

@@ -67,27 +67,51 @@ def _inputs(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--parcels",
-            type=click.Path(exists=True, dir_okay=False),
-            help="Parcel (宗地) layer: GeoPackage, Shapefile, GeoJSON or GeoParquet.",
+            help="Parcel (宗地) layer: GeoPackage, Shapefile, GeoJSON, GeoParquet, or a "
+            "postgresql:// URL with --parcels-table or --parcels-sql.",
         ),
         click.option(
             "--parcels-layer", default=None, help="Layer name in a multi-layer parcels file."
         ),
         click.option(
             "--buildings",
-            type=click.Path(exists=True, dir_okay=False),
-            help="Building footprints with floors (层数), same formats as --parcels.",
+            help="Building footprints with floors (层数), same sources as --parcels.",
         ),
         click.option("--buildings-layer", default=None, help="Layer name in the buildings file."),
         click.option(
             "--enterprises",
-            type=click.Path(exists=True, dir_okay=False),
-            help="Enterprise table, CSV (UTF-8/GBK) or XLSX, Chinese headers accepted.",
+            help="Enterprise table: CSV (UTF-8/GBK) or XLSX with Chinese headers, or a URL.",
         ),
         click.option(
             "--contracts",
-            type=click.Path(exists=True, dir_okay=False),
-            help="Land contracts keyed by 宗地编号 or 电子监管号 (CSV or XLSX).",
+            help="Land contracts keyed by 宗地编号 or 电子监管号: CSV, XLSX or a URL.",
+        ),
+        *[
+            click.option(
+                f"--{what}-{how}",
+                f"{what}_{how}",
+                default=None,
+                help=f"With a postgresql:// --{what}: the {how_help}.",
+            )
+            for what in ("parcels", "buildings", "enterprises", "contracts")
+            for how, how_help in (("table", "table (schema.table)"), ("sql", "SELECT query"))
+        ],
+        click.option(
+            "--engine",
+            type=click.Choice(["single", "dask"]),
+            default="single",
+            show_default=True,
+            help="Run on this machine, or per park on a Dask cluster.",
+        ),
+        click.option(
+            "--scheduler",
+            default=None,
+            help="Dask scheduler address (tcp://host:8786); default a local cluster.",
+        ),
+        click.option(
+            "--partition-by",
+            default=None,
+            help="Dask partitions: park_id, county_code or grid (default: what the data has).",
         ),
         click.option(
             "--year",
@@ -143,7 +167,16 @@ def _inputs(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _check_sources(kw: dict[str, Any]) -> None:
+    """Fail early, in plain words, on an input file that does not exist (URLs pass)."""
+    for key in ("parcels", "buildings", "enterprises", "contracts"):
+        value = kw.get(key)
+        if value and "://" not in value and not Path(value).exists():
+            raise click.BadParameter(f"{value!r} does not exist.", param_hint=f"--{key}")
+
+
 def _run(kw: dict[str, Any], *, name: str = "") -> Result:
+    _check_sources(kw)
     as_of = kw.pop("as_of") or dt.date.today().isoformat()
     lang, verbose = kw.pop("lang"), kw.pop("verbose")
     del lang
@@ -242,23 +275,43 @@ def _guard(func: Callable[[], Any]) -> Any:
     "--out",
     "out_dir",
     required=True,
-    type=click.Path(file_okay=False),
-    help="Folder for the results (parcels.gpkg, enterprises.csv, findings.csv, "
-    "rejected.csv, summary.json, idle_land.xlsx, report.html, map.html).",
+    help="Folder for the results (parcels.gpkg, enterprises.csv, findings.csv, rejected.csv, "
+    "summary.json, idle_land.xlsx, report.html, map.html), or a postgresql:// URL to write the "
+    "result tables into --out-schema.",
 )
+@click.option(
+    "--out-schema",
+    default="landeff",
+    show_default=True,
+    help="Database schema for results written to a postgresql:// --out.",
+)
+@click.option("--parquet", is_flag=True, help="Also write the result tables as GeoParquet.")
 @click.option(
     "--public",
     is_flag=True,
     help="Write only public outputs (*_public): no per-enterprise tax or figures.",
 )
 @click.option("--no-map", is_flag=True, help="Do not write map.html.")
-def evaluate_cmd(out_dir: str, public: bool, no_map: bool, **kw: Any) -> None:
+def evaluate_cmd(
+    out_dir: str, out_schema: str, parquet: bool, public: bool, no_map: bool, **kw: Any
+) -> None:
     """Evaluate a park from its files and write every result to --out."""
     lang = kw["lang"]
 
     def go() -> None:
         result = _run(kw)
+        if "://" in out_dir:
+            from .io.postgis import redact_url, write_result_postgis
+
+            tables = write_result_postgis(result, out_dir, schema=out_schema, public=public)
+            print_summary(result, lang)
+            click.echo(f"{_TEXT[lang]['written']}: {redact_url(out_dir)} ({', '.join(tables)})")
+            return
         result.save(out_dir, public=public, lang=lang, with_map=not no_map)
+        if parquet:
+            from .io.parquet import write_parquet_outputs
+
+            write_parquet_outputs(result, out_dir, public=public)
         print_summary(result, lang)
         click.echo(f"{_TEXT[lang]['written']}: {out_dir}")
 

@@ -164,6 +164,17 @@ def evaluate(
     strict: bool = False,
     name: str = "",
     progress: Callable[[str], None] | None = None,
+    parcels_table: str | None = None,
+    parcels_sql: str | None = None,
+    buildings_table: str | None = None,
+    buildings_sql: str | None = None,
+    enterprises_table: str | None = None,
+    enterprises_sql: str | None = None,
+    contracts_table: str | None = None,
+    contracts_sql: str | None = None,
+    engine: str = "single",
+    scheduler: Any = None,
+    partition_by: str | None = None,
 ) -> Result:
     """Evaluate a park: measure every parcel and enterprise, grade, and flag.
 
@@ -190,6 +201,15 @@ def evaluate(
         Projected CRS to measure areas in, instead of each parcel's CGCS2000 GK zone.
     strict : bool
         Raise :class:`~landeff.errors.InputError` at the end if anything was warned or rejected.
+    parcels_table, parcels_sql, buildings_table, ... : str, optional
+        Where an input is a ``postgresql://`` URL: the table (``schema.table``) or a ``SELECT``.
+    engine : {"single", "dask"}
+        ``dask`` runs the same pipeline per park (or county, or grid cell) on a Dask cluster
+        (:func:`landeff.engine_dask.evaluate_dask`) and gives the same result.
+    scheduler : str, optional
+        Dask scheduler address; default a LocalCluster on this machine.
+    partition_by : str, optional
+        ``park_id``, ``county_code`` or ``grid`` for the Dask engine.
 
     Returns
     -------
@@ -209,6 +229,25 @@ def evaluate(
     pol = load_policy(policy)
     diag = Diagnostics(strict=strict)
     timings: dict[str, float] = {}
+    if engine not in ("single", "dask"):
+        msg = f"engine {engine!r}: use 'single' (this machine) or 'dask' (a Dask cluster)."
+        raise InputError(msg)
+
+    with _timed(timings, "read", progress):
+        parcels = _from_database(parcels, parcels_table, parcels_sql, input_crs, layer=True)
+        buildings = _from_database(buildings, buildings_table, buildings_sql, input_crs, layer=True)
+        enterprises = _from_database(enterprises, enterprises_table, enterprises_sql, None)
+        contracts = _from_database(contracts, contracts_table, contracts_sql, None)
+    if engine == "dask":
+        from .engine_dask import evaluate_dask
+
+        return evaluate_dask(
+            parcels, buildings=buildings, enterprises=enterprises, contracts=contracts,
+            scheduler=scheduler, partition_by=partition_by, year=year, as_of=as_of_d,
+            policy=pol, input_crs=input_crs, area_crs=area_crs, parcels_layer=parcels_layer,
+            buildings_layer=buildings_layer, sheet=sheet, encoding=encoding, strict=strict,
+            name=name, progress=progress,
+        )
 
     with _timed(timings, "read", progress):
         raw_parcels = (
@@ -310,6 +349,7 @@ def evaluate(
         ent_years = measure_enterprises(ent, links_all) if ent is not None else _empty_enterprises()
         linked_rows = set(links_all["row"])
         ent_years = ent_years.loc[ent_years.index.isin(linked_rows)]
+        ent_years = _fill_park(ent_years, links_all, par)
         current = ent_years[ent_years["year"] == chosen].copy() if chosen is not None else ent_years
         links = links_all[links_all["year"] == chosen] if chosen is not None else links_all
         spread = (
@@ -392,6 +432,38 @@ def evaluate(
         timings=timings,
         name=name,
     )
+
+
+def _from_database(
+    source: Any, table: str | None, sql: str | None, input_crs: Any, *, layer: bool = False
+) -> Any:
+    """Read a ``postgresql://`` source into a frame; pass anything else through."""
+    from .io.postgis import is_postgres_url
+
+    if not is_postgres_url(source):
+        if table is not None or sql is not None:
+            msg = f"a table or SQL was given for {source!r}, which is not a postgresql:// URL."
+            raise InputError(msg)
+        return source
+    from .io.postgis import read_postgis_layer, read_postgis_table
+
+    if layer:
+        return read_postgis_layer(source, table=table, sql=sql, input_crs=input_crs)
+    return read_postgis_table(source, table=table, sql=sql)
+
+
+def _fill_park(frame: pd.DataFrame, links: pd.DataFrame, par: pd.DataFrame) -> pd.DataFrame:
+    """Give enterprise rows the ``park_id`` (and ``county_code``) of their first parcel.
+
+    Grading pools and benchmarks are per park; an enterprise table rarely names the park.
+    """
+    first = links.drop_duplicates("row").set_index("row")["parcel_id"]
+    for col in ("park_id", "county_code"):
+        if col not in par:
+            continue
+        from_parcel = first.map(par[col]).reindex(frame.index)
+        frame[col] = frame[col].fillna(from_parcel) if col in frame else from_parcel
+    return frame
 
 
 def _threshold(policy: Policy, key: str, default: float) -> float:
