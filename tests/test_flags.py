@@ -99,8 +99,13 @@ def parcels(*rows: dict, crs: int = GK_120E) -> gpd.GeoDataFrame:
         geoms.append(geom)
     frame = pd.DataFrame(records).set_index("parcel_id")
     frame["gov_cause"] = frame["gov_cause"].astype("boolean")
-    for col in ("agreed_start", "actual_start", "agreed_completion", "actual_completion",
-                "suspended_since"):
+    for col in (
+        "agreed_start",
+        "actual_start",
+        "agreed_completion",
+        "actual_completion",
+        "suspended_since",
+    ):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs)
 
@@ -302,8 +307,14 @@ def test_stalled_needs_a_full_year_of_suspension_and_counts_from_it():
 
 def test_stalled_investment_net_of_land_price():
     # totals include the 200 万元 land price: gross 440/1200 = 36.7 %, net 240/1000 = 24 %
-    frame = parcels({**STALLED, "investment_total_wan": 1200.0, "investment_done_wan": 440.0,
-                     "land_price_wan": 200.0})
+    frame = parcels(
+        {
+            **STALLED,
+            "investment_total_wan": 1200.0,
+            "investment_done_wan": 440.0,
+            "land_price_wan": 200.0,
+        }
+    )
     assert codes(run(frame)) == []
     result = run(frame, investment_includes_land_price=True)
     r = row(result, "IDLE_STALLED")
@@ -383,8 +394,12 @@ def test_investment_shortfall_and_the_half_mark():
         {"investment_total_wan": 1000.0, "investment_done_wan": 600.0},
         {"investment_total_wan": 1000.0, "investment_done_wan": 500.0},  # exactly 50 %
         {"investment_total_wan": 1000.0, "investment_done_wan": 499.0},
-        {"investment_total_wan": 1000.0, "investment_done_wan": 400.0,
-         "actual_completion": NaT, "agreed_completion": pd.Timestamp("2026-01-01")},  # not due
+        {
+            "investment_total_wan": 1000.0,
+            "investment_done_wan": 400.0,
+            "actual_completion": NaT,
+            "agreed_completion": pd.Timestamp("2026-01-01"),
+        },  # not due
     )
     result = run(frame)
     got = {pid: row(result, "INVESTMENT_SHORTFALL", pid)["category"] for pid in ("P1", "P2", "P3")}
@@ -441,7 +456,8 @@ def test_low_far_contract_minimum_then_industry_minimum():
     assert (industry["threshold"], industry["source"]) == (0.7, "2008 控制指标（测试）")
     assert "行业控制指标（行业代码 34）" in industry["evidence"]
     assert "LOW_FAR" not in codes(result, "P3") + codes(result, "P4") + codes(result, "P5")
-    assert asked == [["34", "34", "99"]]  # only parcels without a contract minimum, in use
+    # only parcels without a contract minimum, in use (P2, P3, P5), each distinct code once
+    assert asked == [["34", "99"]]
 
 
 def test_low_coverage_true_coefficient_and_proxy():
@@ -454,8 +470,10 @@ def test_low_coverage_true_coefficient_and_proxy():
     result = run(frame)
     true = row(result, "LOW_COVERAGE", "P1")
     assert (true["value"], true["threshold"]) == (pytest.approx(0.25), 0.3)
-    assert "建筑系数 =（建筑占地 2000 m² + 构筑物及堆场 500 m²）÷ 宗地面积 10000 m² = 25%" in true[
-        "evidence"]
+    assert (
+        "建筑系数 =（建筑占地 2000 m² + 构筑物及堆场 500 m²）÷ 宗地面积 10000 m² = 25%"
+        in true["evidence"]
+    )
     assert not true["evidence"].startswith("代理指标")
     proxy = row(result, "LOW_COVERAGE", "P3")
     assert proxy["evidence"].startswith("代理指标")
@@ -584,8 +602,9 @@ def test_vacant_building_from_enterprises_when_no_count_is_given():
     assert "VACANT_BUILDING" not in set(result.findings["code"])
     only_stopped = now.loc[now["uscc"].isin(["E1", "E2", "E4"])]
     result = run(frame, enterprises=only_stopped)
-    assert sorted(result.findings.loc[result.findings["code"] == "VACANT_BUILDING", "parcel_id"]) \
-        == ["P1", "P2"]
+    assert sorted(
+        result.findings.loc[result.findings["code"] == "VACANT_BUILDING", "parcel_id"]
+    ) == ["P1", "P2"]
 
 
 # -- two findings on one parcel -------------------------------------------------------------------
@@ -602,12 +621,18 @@ def test_a_parcel_with_two_findings():
 def test_never_started_and_past_completion_collects_every_finding_that_holds():
     # not started for 3 years and past its agreed completion: idle, overdue, and (being past the
     # completion date, with nothing built) FAR 0 and density 0 below the minimums
-    frame = parcels({**NOT_STARTED, "agreed_start": pd.Timestamp("2022-03-01"),
-                     "agreed_completion": pd.Timestamp("2024-03-01")})
+    frame = parcels(
+        {
+            **NOT_STARTED,
+            "agreed_start": pd.Timestamp("2022-03-01"),
+            "agreed_completion": pd.Timestamp("2024-03-01"),
+        }
+    )
     result = run(frame)
     assert codes(result) == ["IDLE_NOT_STARTED", "LOW_COVERAGE", "LOW_FAR", "OVERDUE_COMPLETION"]
     assert result.per_parcel.loc["P1", "flags"] == (
-        "IDLE_NOT_STARTED;LOW_COVERAGE;LOW_FAR;OVERDUE_COMPLETION")
+        "IDLE_NOT_STARTED;LOW_COVERAGE;LOW_FAR;OVERDUE_COMPLETION"
+    )
     idle = row(result, "IDLE_NOT_STARTED")
     assert idle["evidence"].startswith("约定开工 2022-03-01，截至 2025-06-30 未开工，已满 3 年")
     assert "尚未开工" in row(result, "OVERDUE_COMPLETION")["evidence"]
@@ -627,10 +652,16 @@ def _remainder_case(x0: float, y0: float) -> tuple[list[shapely.Geometry], list[
        15 m inward buffer empties.
     """
     box = shapely.box
-    plots = [box(x0, y0, x0 + 200, y0 + 100), box(x0 + 1000, y0, x0 + 1100, y0 + 100),
-             box(x0 + 2000, y0, x0 + 2300, y0 + 100)]
-    houses = [box(x0, y0, x0 + 50, y0 + 100), box(x0 + 1000, y0, x0 + 1060, y0 + 100),
-              box(x0 + 2000, y0, x0 + 2300, y0 + 75)]
+    plots = [
+        box(x0, y0, x0 + 200, y0 + 100),
+        box(x0 + 1000, y0, x0 + 1100, y0 + 100),
+        box(x0 + 2000, y0, x0 + 2300, y0 + 100),
+    ]
+    houses = [
+        box(x0, y0, x0 + 50, y0 + 100),
+        box(x0 + 1000, y0, x0 + 1060, y0 + 100),
+        box(x0 + 2000, y0, x0 + 2300, y0 + 75),
+    ]
     return plots, houses
 
 
@@ -704,14 +735,20 @@ def test_contracts_only_ledger():
     result = run(table, diagnostics=diag)
     f = result.findings
     assert sorted(zip(f["supervision_no"], f["code"], strict=True)) == [
-        ("S1", "IDLE_NOT_STARTED"), ("S1", "OVERDUE_COMPLETION"), ("S2", "OVERDUE_START")]
+        ("S1", "IDLE_NOT_STARTED"),
+        ("S1", "OVERDUE_COMPLETION"),
+        ("S2", "OVERDUE_START"),
+    ]
     assert f["parcel_id"].isna().all()
     assert f["finding_id"].tolist()[0] == "S1:IDLE_NOT_STARTED"
     assert f["evidence"].str.contains("按图形的规则未检查").all()
     assert "no_geometry_rules_skipped" in set(diag.warnings["code"])
     assert row_by_no(f, "S1", "IDLE_NOT_STARTED")["stage"] == "reclaim"  # 2 years: 2025-01-15
     assert result.per_parcel["flags"].tolist() == [
-        "IDLE_NOT_STARTED;OVERDUE_COMPLETION", "OVERDUE_START", ""]
+        "IDLE_NOT_STARTED;OVERDUE_COMPLETION",
+        "OVERDUE_START",
+        "",
+    ]
     # no suspected idle land without geometry, even for S3 (no dates, a holder)
     assert "IDLE_SUSPECTED" not in set(f["code"])
 
@@ -723,8 +760,13 @@ def row_by_no(f: pd.DataFrame, no: str, code: str) -> pd.Series:
 def test_many_parcels_at_once():
     # vectorised: 3000 parcels with starts spread over five years give the hand-counted stages
     starts = pd.date_range("2020-07-01", periods=3000, freq="D")
-    frame = pd.DataFrame({"parcel_id": [f"P{i}" for i in range(3000)], "agreed_start": starts,
-                          "land_price_wan": 100.0}).set_index("parcel_id")
+    frame = pd.DataFrame(
+        {
+            "parcel_id": [f"P{i}" for i in range(3000)],
+            "agreed_start": starts,
+            "land_price_wan": 100.0,
+        }
+    ).set_index("parcel_id")
     result = run(frame)
     stage = result.per_parcel["idle_stage"]
     # reclaim: starts up to 2023-06-30 (two full years by 2025-06-30); fee: 2023-07-01..2024-06-30
@@ -734,3 +776,67 @@ def test_many_parcels_at_once():
     assert (stage == "fee").sum() == expected_fee
     overdue = result.findings["code"].eq("OVERDUE_START").sum()
     assert overdue == int(((starts > "2024-06-30") & (starts < "2025-06-30")).sum())
+
+
+# --- the vectorised helpers give what the plain per-row code gives ---------------------------------
+
+
+ID_TEXTS = ["P1", " P2 ", "P1;P2", "P3，P4、 P5", "", "  ", None, "P6;;P7；", "甲;乙,丙"]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_parcel_id_lists_split_like_split_ids(dtype):
+    from landeff.flags import _joined_ids, _split_all, _split_ids
+
+    values = pd.Series(ID_TEXTS * 3, dtype=dtype)
+    rows, ids = _split_all(values)
+    lists = values.map(_split_ids).tolist()
+    assert rows.tolist() == [i for i, x in enumerate(lists) for _ in x]
+    assert ids.tolist() == [v for x in lists for v in x]
+    # by hand: "P3，P4、 P5" -> P3;P4;P5 and "P6;;P7；" -> P6;P7; blanks and None have no id
+    joined = _joined_ids(values)
+    assert joined.iloc[:9].tolist()[:4] == ["P1", "P2", "P1;P2", "P3;P4;P5"]
+    assert joined.iloc[:9].isna().tolist() == [False] * 4 + [True] * 3 + [False] * 2
+    assert joined.iloc[7] == "P6;P7"
+
+
+def test_parcel_id_lists_from_python_lists():
+    from landeff.flags import _split_all
+
+    values = pd.Series([["P1", " P2"], [], ["", "P3"]], dtype=object)
+    rows, ids = _split_all(values)
+    assert rows.tolist() == [0, 0, 2]
+    assert ids.tolist() == ["P1", "P2", "P3"]
+
+
+def test_joined_codes_are_sorted_distinct_codes_per_position():
+    from landeff.flags import _joined_codes
+
+    rng = np.random.default_rng(3)
+    codes = np.array(sorted(CODES))
+    pairs = pd.DataFrame(
+        {"_pos": rng.integers(0, 50, 400).astype(float), "code": rng.choice(codes, 400)}
+    )
+    got = _joined_codes(pairs, 60)
+    expected = [";".join(sorted(set(pairs.loc[pairs["_pos"] == i, "code"]))) for i in range(60)]
+    assert got.tolist() == expected
+    assert got[55] == ""  # positions 50..59 have no code
+    assert _joined_codes(pairs.iloc[0:0], 3).tolist() == ["", "", ""]
+
+
+def test_geometry_work_in_threads_is_the_same(monkeypatch):
+    import landeff.flags as flags_module
+
+    rng = np.random.default_rng(5)
+    geoms = shapely.buffer(shapely.points(rng.uniform(0, 100, 500), rng.uniform(0, 100, 500)), 3.0)
+    direct = shapely.buffer(geoms, 2.0)
+    monkeypatch.setattr(flags_module, "PARALLEL_MIN_GEOMETRIES", 10)
+    monkeypatch.setattr(flags_module.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    threaded = flags_module._in_threads(shapely.buffer, geoms, 2.0)
+    assert shapely.equals_exact(threaded, direct, tolerance=0).all()
+    others = np.roll(geoms, 1)
+    assert shapely.equals_exact(
+        flags_module._in_threads(shapely.difference, geoms, others),
+        shapely.difference(geoms, others),
+        tolerance=0,
+    ).all()

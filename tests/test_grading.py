@@ -415,3 +415,16 @@ def test_scope_off_grades_every_below_scale_firm(tmp_path: Path) -> None:
     out, _ = run(firms([10.0, 20.0], above=False, land_mu=1.0), load_policy(path))
     # n = 2 规下 firms on 1 亩 each: A = ⌊0.4⌋ = 0, B to ⌊1.2⌋ = 1 → B, C
     assert out["grade"].tolist() == ["C", "B"]
+
+
+def test_divisions_are_the_first_two_digits_of_each_code():
+    from landeff.grading import _divisions
+    from landeff.policy import code_digits
+
+    codes = pd.Series(["C2922", " 44 ", "x", None, "4420", "c13", "C2922", np.nan], dtype=object)
+    got = _divisions(codes)
+    expected = code_digits(codes).str.slice(0, 2)
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+    # by hand: C2922 -> 29, " 44 " -> 44, x and missing -> none, c13 -> 13 (upper-cased)
+    assert got.iloc[[0, 1, 4, 5]].tolist() == ["29", "44", "44", "13"]
+    assert got.iloc[[2, 3, 7]].isna().all()

@@ -226,3 +226,211 @@ def test_building_digitised_twice_counts_once(two_parcels):
     # x2 repeats x exactly and is rejected; y has the same footprint but other storeys: kept
     assert sorted(pieces["building_id"]) == ["x", "y"]
     assert d.rejected["reason_code"].tolist() == ["duplicate_building"]
+
+
+# --- the fast paths of clip_buildings must give exactly what the plain computation gives -----------
+
+
+def _reference_duplicates(b: gpd.GeoDataFrame, grid: float) -> list[bool]:
+    """The plain rule, for every building: footprint snapped to the grid + storeys, first kept."""
+    key = pd.Series(
+        shapely.to_wkb(shapely.normalize(shapely.set_precision(b.geometry.values, grid))),
+        index=b.index,
+    )
+    cols = [c for c in ("floors", "floor_area_m2", "height_m", "storey_height_m") if c in b]
+    frame = pd.concat([key.rename("_geom"), b[cols]], axis=1)
+    return (frame.duplicated(keep="first") & key.notna()).tolist()
+
+
+def _tricky_buildings(crs: int, unit: float) -> gpd.GeoDataFrame:
+    """Buildings in ``crs`` (unit: one metre in its coordinates); duplicates of every kind."""
+    x0, y0 = (X0, Y0) if crs == 4547 else (112.87, 27.23)
+
+    def rect(x, y, w, h):
+        return shapely.box(x0 + x * unit, y0 + y * unit, x0 + (x + w) * unit, y0 + (y + h) * unit)
+
+    a = rect(10, 10, 20, 10)
+    a_rotated = shapely.Polygon(list(a.exterior.coords)[2:-1] + list(a.exterior.coords)[:3])
+    a_reversed = a.reverse()
+    a_nudged = shapely.affinity.translate(a, 0.001 * unit, 0.001 * unit)  # 1 mm: same at 1 cm
+    a_moved = shapely.affinity.translate(a, 0.05 * unit, 0)  # 5 cm: another footprint
+    sliver1 = shapely.Polygon([(x0, y0), (x0 + 30 * unit, y0 + 0.001 * unit), (x0 + 30 * unit, y0)])
+    sliver2 = shapely.affinity.translate(sliver1, 0, 40 * unit)  # far away, also collapses
+    ring = shapely.Polygon(
+        rect(50, 50, 20, 20).exterior.coords, [rect(55, 55, 5, 5).exterior.coords]
+    )
+    geoms = [
+        a,
+        a_rotated,
+        a_reversed,
+        a_nudged,
+        a_moved,
+        a,
+        sliver1,
+        sliver2,
+        ring,
+        ring,
+        None,
+        None,
+    ]
+    floors = [2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 1.0, 1.0, np.nan, np.nan, 1.0, 1.0]
+    return gpd.GeoDataFrame(
+        {"building_id": [f"b{i}" for i in range(len(geoms))], "floors": floors},
+        geometry=geoms,
+        crs=crs,
+    )
+
+
+@pytest.mark.parametrize(("crs", "unit", "grid"), [(4547, 1.0, 0.01), (4490, 1e-5, 1e-7)])
+def test_duplicate_buildings_match_the_plain_rule(crs, unit, grid):
+    from landeff.join import _duplicate_buildings
+
+    b = _tricky_buildings(crs, unit)
+    valid = shapely.is_valid(np.asarray(b.geometry.values, dtype=object))
+    d = Diagnostics()
+    got = _duplicate_buildings(b, valid, diagnostics=d).tolist()
+    assert got == _reference_duplicates(b, grid)
+    # worked out by hand: a turned, reversed and moved by 1 mm repeat a (kept: the first);
+    # a moved by 5 cm is another footprint; a with 3 floors differs; the second sliver snaps to
+    # the same empty footprint as the first; the second ring repeats the first; no geometry: kept
+    assert got == [False, True, True, True, False, False, False, True, False, True, False, False]
+    assert d.rejected["reason_code"].tolist() == ["duplicate_building"] * 5
+
+
+def test_random_near_duplicates_match_the_plain_rule():
+    from landeff.join import _duplicate_buildings
+
+    rng = np.random.default_rng(7)
+    n = 400
+    x, y = rng.uniform(0, 300, n), rng.uniform(0, 300, n)
+    geoms = shapely.box(X0 + x, Y0 + y, X0 + x + rng.uniform(0.001, 20, n), Y0 + y + 10)
+    copy = rng.integers(0, n, n // 2)  # copies, some moved by up to 2 cm (about the grid)
+    offsets = rng.choice([0.0, 0.004, 0.006, 0.02], size=(len(copy), 2))
+    copies = [
+        shapely.affinity.translate(geoms[i], dx, dy)
+        for i, (dx, dy) in zip(copy, offsets, strict=True)
+    ]
+    b = gpd.GeoDataFrame(
+        {"floors": rng.integers(1, 3, n + len(copy)).astype(float)},
+        geometry=list(geoms) + copies,
+        crs=4547,
+    )
+    valid = shapely.is_valid(np.asarray(b.geometry.values, dtype=object))
+    got = _duplicate_buildings(b, valid, diagnostics=Diagnostics())
+    expected = _reference_duplicates(b, 0.01)
+    assert got.tolist() == expected
+    assert sum(expected) > 20  # the case is not vacuous
+
+
+def _random_polygon(rng, cx, cy, r0, r1, n):
+    angle = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radius = rng.uniform(r0, r1, n)
+    pts = np.c_[cx + radius * np.cos(angle), cy + radius * np.sin(angle)]
+    pts = np.roll(pts, rng.integers(0, n), axis=0)  # any first vertex
+    return pts[::-1] if rng.random() < 0.5 else pts  # either orientation
+
+
+def test_pieces_inside_a_parcel_are_what_intersection_returns():
+    from landeff.join import _clip_pairs
+
+    rng = np.random.default_rng(11)
+    parcel = shapely.Polygon(_random_polygon(rng, X0, Y0, 80, 90, 9))
+    buildings = []
+    for _ in range(300):
+        n = int(rng.integers(3, 10))
+        shell = _random_polygon(rng, X0 + rng.uniform(-30, 30), Y0 + rng.uniform(-30, 30), 5, 10, n)
+        holes = (
+            [_random_polygon(rng, 0, 0, 1, 2, 4) + shell.mean(axis=0)] if rng.random() < 0.3 else []
+        )
+        buildings.append(shapely.Polygon(shell, holes))
+    # and the awkward ones: collinear and repeated vertices, a triangle, a multipolygon, one on the edge
+    buildings += [
+        shapely.Polygon([(X0, Y0), (X0 + 5, Y0), (X0 + 10, Y0), (X0 + 10, Y0 + 5), (X0, Y0 + 5)]),
+        shapely.Polygon([(X0, Y0), (X0 + 5, Y0), (X0 + 5, Y0), (X0 + 10, Y0 + 5), (X0, Y0 + 5)]),
+        shapely.Polygon([(X0, Y0), (X0, Y0), (X0 + 10, Y0), (X0, Y0 + 5)]),
+        shapely.Polygon([(X0, Y0), (X0 + 9, Y0 + 1), (X0 + 2, Y0 + 7)]),
+        shapely.MultiPolygon(
+            [shapely.box(X0, Y0, X0 + 3, Y0 + 3), shapely.box(X0 + 5, Y0, X0 + 8, Y0 + 3)]
+        ),
+        shapely.box(X0 + 70, Y0, X0 + 100, Y0 + 10),
+    ]
+    b = np.array([g for g in buildings if g.is_valid], dtype=object)
+    p = np.full(len(b), parcel, dtype=object)
+    got, inside, _ = _clip_pairs(b, p, shapely.is_valid(b))
+    expected = shapely.intersection(b, p)
+    assert inside.sum() > 250  # mostly the fast path
+    assert shapely.equals_exact(got, expected, tolerance=0).all()
+    assert (shapely.area(got) == shapely.area(expected)).all()
+
+
+def test_enterprise_parcel_ids_are_sorted_and_joined(two_parcels):
+    from landeff.metrics import measure_enterprises
+
+    d = Diagnostics()
+    two_parcels["floor_area_m2"] = [0.0, 0.0]
+    ent = enterprises(
+        {
+            "uscc": ["H1", "H2", "X"],
+            "name": ["甲公司", "乙公司", "丙"],
+            "year": [2024] * 3,
+            "parcel_ids": [["B", "A"], [], ["Z"]],  # H2 links by its code; X links to nothing
+        }
+    )
+    links = attribute_land(
+        link_enterprises(ent, two_parcels, diagnostics=d), ent, two_parcels, diagnostics=d
+    )
+    me = measure_enterprises(ent, links)
+    # H1 names B then A: written sorted, A;B. H2 holds B by code. X has no parcel: missing.
+    assert me["parcel_ids"].iloc[:2].tolist() == ["A;B", "B"]
+    assert pd.isna(me["parcel_ids"].iloc[2])
+    assert me["parcel_ids"].dtype == "str"
+
+
+def test_pieces_measured_as_intersections_in_each_parcels_zone():
+    """Overlapping parcels in two GK zones: every piece and building area as the plain way."""
+    from landeff.crs import planar_area_m2
+
+    parcels = parcels_frame(
+        {"parcel_id": ["A", "B"], "geometry": [box(0, 0, 100, 100), box(50, 0, 100, 100)]}
+    )
+    parcels["area_epsg"] = [4547, 4548]  # B measured in the next zone (CM 117E)
+    b = gpd.GeoDataFrame(
+        {
+            "building_id": ["in_both", "in_a", "over_edge", "in_b_rotated", "sliver_in_a"],
+            "floors": [1.0, 2.0, 3.0, 4.0, 1.0],
+            "floor_area_m2": [np.nan, np.nan, 900.0, np.nan, np.nan],
+            "geometry": [
+                box(60, 10, 10, 10),
+                box(10, 10, 10, 10),
+                box(90, 40, 20, 10),
+                shapely.affinity.rotate(box(70, 60, 20, 10), 30),
+                box(99.9995, 80, 10, 10),  # 0.005 m² on A: a sliver, dropped; the rest on B
+            ],
+        },
+        crs=4547,
+    )
+    pieces = clip_buildings(parcels, b, diagnostics=Diagnostics())
+    # the plain way: intersect every pair, measure in the parcel's zone; a whole building in the
+    # zone of the first parcel it keeps a piece on
+    bi, pi = shapely.STRtree(parcels.geometry.values).query(b.geometry.values, "intersects")
+    plain = shapely.intersection(b.geometry.values[bi], parcels.geometry.values[pi])
+    zone = parcels["area_epsg"].to_numpy()[pi]
+    area = planar_area_m2(gpd.GeoSeries(plain, crs=4547), pd.Series(zone, dtype=object))
+    kept = area.to_numpy() > 0.01  # SLIVER_M2
+    bi, pi, plain, zone = bi[kept], pi[kept], plain[kept], zone[kept]
+    expected = pd.DataFrame(
+        {"building_id": b["building_id"].to_numpy()[bi], "footprint_m2": area.to_numpy()[kept]}
+    )
+    first = expected.assign(z=zone).drop_duplicates("building_id").set_index("building_id")["z"]
+    whole = planar_area_m2(b.geometry, pd.Series(b["building_id"].map(first), dtype=object))
+    expected["share"] = expected["footprint_m2"] / whole.to_numpy()[bi]
+    assert "sliver_in_a" in set(expected["building_id"]) and len(first) == 5
+    assert pieces["building_id"].tolist() == expected["building_id"].tolist()
+    assert pieces["footprint_m2"].tolist() == expected["footprint_m2"].tolist()  # exactly
+    assert pieces["share_of_building"].tolist() == np.minimum(expected["share"], 1.0).tolist()
+    assert shapely.equals_exact(pieces.geometry.values, plain, tolerance=0).all()
+    # by hand: in_both (10 m x 10 m) lies in the overlap of A (x 0-100) and B (x 50-150): 100 m²
+    # in A's zone, on its central meridian, and about 0.2 % more in B's zone 3 degrees away
+    in_both = pieces.loc[pieces["building_id"] == "in_both", "footprint_m2"].tolist()
+    assert in_both[0] == pytest.approx(100.0)
+    assert 100.1 < in_both[1] < 100.4

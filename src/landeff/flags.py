@@ -9,8 +9,10 @@ meeting. Periods are calendar periods (:mod:`landeff.periods`); ``as_of`` is inc
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -139,6 +141,8 @@ THRESHOLD_KEYS = (
     "late_years",
     "shortfall_ratio",
 )
+#: Geometry operations on at least this many geometries run in threads (see :func:`_in_threads`).
+PARALLEL_MIN_GEOMETRIES = 2000
 #: Share of the land price charged as the idle-land fee (闲置土地处置办法 article 14).
 IDLE_FEE_SHARE = 0.20
 
@@ -283,6 +287,46 @@ def _split_ids(value: Any) -> list[str]:
     return [v for v in _SPLIT_IDS.split(str(value).strip()) if v]
 
 
+def _split_all(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ids of every row, flat: row positions and ids, as ``values.map(_split_ids)``.
+
+    A text without a separator is stripped in place; only texts with one are split.
+    """
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan):
+        lists = values.map(_split_ids).tolist()
+        counts = np.fromiter((len(x) for x in lists), dtype="int64", count=len(lists))
+        ids = np.empty(int(counts.sum()), dtype=object)
+        ids[:] = [i for x in lists for i in x]
+        return np.repeat(np.arange(len(lists)), counts), ids
+    text = values.to_numpy(dtype=object, na_value=None)
+    split = values.str.contains(_SPLIT_IDS.pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+    one = np.flatnonzero(pd.notna(values).to_numpy() & ~split)
+    one_ids = np.array([t.strip() for t in text[one]] + [None], dtype=object)[:-1]
+    keep = one_ids != ""
+    many = np.flatnonzero(split)
+    many_lists = [_split_ids(t) for t in text[many]]
+    counts = np.fromiter((len(x) for x in many_lists), dtype="int64", count=len(many_lists))
+    many_ids = np.array([i for x in many_lists for i in x] + [None], dtype=object)[:-1]
+    pos = np.concatenate([one[keep], np.repeat(many, counts)])
+    ids = np.concatenate([one_ids[keep], many_ids])
+    order = np.argsort(pos, kind="stable")
+    return pos[order], ids[order]
+
+
+def _joined_ids(values: pd.Series) -> pd.Series:
+    """Return each row's ids (:func:`_split_ids`) joined by ';' (missing where it has none)."""
+    rows, ids = _split_all(values)  # rows ascending
+    text = np.full(len(values), None, dtype=object)
+    counts = np.bincount(rows, minlength=len(values))
+    one = np.flatnonzero(counts == 1)
+    text[one] = ids[np.searchsorted(rows, one)]
+    several = np.flatnonzero(counts > 1)
+    starts = np.searchsorted(rows, several)
+    text[several] = [";".join(ids[a : a + k]) for a, k in zip(starts, counts[several], strict=True)]
+    return pd.Series(text, index=values.index, dtype="str")
+
+
 # --------------------------------------------------------------------------------------------------
 # the prepared inputs
 
@@ -381,9 +425,9 @@ def _prepare(
     if "n_active" in frame.columns:
         n_active = pd.to_numeric(frame["n_active"], errors="coerce").fillna(0.0)
     elif enterprises is not None and stopped is not None and "parcel_ids" in enterprises.columns:
-        ids = enterprises["parcel_ids"].map(_split_ids)
-        active = pd.DataFrame({"ids": ids, "active": ~stopped}).explode("ids")
-        per_parcel = active.loc[active["active"].astype(bool)].groupby("ids").size()
+        rows, ids = _split_all(enterprises["parcel_ids"])
+        active = (~stopped).to_numpy(dtype=bool)[rows]
+        per_parcel = pd.Series(ids[active], dtype=object).value_counts()
         n_active = parcel_id.map(per_parcel).astype(float).fillna(0.0)
     else:
         n_active = None
@@ -428,7 +472,9 @@ def _rows(mask: pd.Series, code: str, p: _Parcels | None = None, **fields: Any) 
         elif isinstance(value, pd.Series):
             value = sub(value)
         columns[name] = (
-            value.to_numpy() if isinstance(value, pd.Series) else np.full(n, value, dtype=object)
+            value.reset_index(drop=True)
+            if isinstance(value, pd.Series)
+            else np.full(n, value, dtype=object)
         )
     return pd.DataFrame(columns, index=pd.RangeIndex(n))
 
@@ -918,7 +964,7 @@ def _low_efficiency(
         industry = p.text("industry_code")
         ask = ~contract & industry.notna() & in_use & far.notna()
         if far_minimum is not None and ask.any():
-            table = far_minimum(industry[ask])
+            table = _per_distinct(far_minimum, industry[ask])
             limit = limit.fillna(
                 pd.to_numeric(table["far_min_industry"], errors="coerce").reindex(index)
             )
@@ -1048,6 +1094,44 @@ def _low_efficiency(
     return out
 
 
+def _in_threads(func: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+    """Return ``func(*args)`` for a vectorised shapely function, computed in threads.
+
+    Array arguments (the first, and any of the same length) are cut into one chunk per usable
+    CPU; GEOS releases the GIL, and each geometry's result is the same as in one call.
+    """
+    n = len(args[0])
+    usable = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
+    workers = min(len(usable), 8)
+    if workers < 2 or n < PARALLEL_MIN_GEOMETRIES:
+        return func(*args)
+    cuts = np.linspace(0, n, workers + 1).astype("int64")
+
+    def chunk(i: int) -> np.ndarray:
+        part = [
+            a[cuts[i] : cuts[i + 1]] if isinstance(a, np.ndarray) and len(a) == n else a
+            for a in args
+        ]
+        return func(*part)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.concatenate(list(pool.map(chunk, range(workers))))
+
+
+def _per_distinct(func: Callable[[pd.Series], pd.DataFrame], values: pd.Series) -> pd.DataFrame:
+    """Return ``func(values)`` for a row-by-row ``func``, calling it once per distinct value."""
+    distinct = values.drop_duplicates()
+    if len(distinct) == len(values):
+        return func(values)
+    table = func(distinct)
+    at = pd.Index(distinct.to_numpy()).get_indexer(values.to_numpy())
+    return pd.DataFrame(
+        {column: table[column].to_numpy()[at] for column in table.columns}, index=values.index
+    )
+
+
 def _remainders(
     p: _Parcels,
     state: dict[str, pd.Series],
@@ -1111,30 +1195,30 @@ def _remainders(
         gpd.GeoSeries(sel_geom.values, crs=crs), sel_zone.reset_index(drop=True)
     )
 
-    b = buildings.loc[
-        buildings["parcel_id"].astype("str").isin(set(sel_id)), ["parcel_id", "geometry"]
-    ]
-    zone_by_id = pd.Series(sel_zone.to_numpy(), index=sel_id.to_numpy())
-    zone_by_id = zone_by_id[~zone_by_id.index.duplicated()]
-    b_zone = b["parcel_id"].astype("str").map(zone_by_id).reset_index(drop=True)
-    b_planar = project_by_zone(gpd.GeoSeries(b.geometry.values, crs=buildings.crs), b_zone)
+    # the buildings on these parcels, each with the slot of (the first parcel with) its parcel id
+    first = ~sel_id.duplicated().to_numpy()
+    found = pd.Index(sel_id.to_numpy()[first]).get_indexer(buildings["parcel_id"].astype("str"))
+    on = found >= 0
+    b_slot = np.flatnonzero(first)[found[on]]
+    b_zone = pd.Series(sel_zone.to_numpy()[b_slot], dtype=object)
+    b_planar = project_by_zone(
+        gpd.GeoSeries(np.asarray(buildings.geometry.values, dtype=object)[on], crs=buildings.crs),
+        b_zone,
+    )
     # buildings grouped per parcel as one collection; buffering a collection unions its parts
-    slot = pd.Series(np.arange(len(sel_id)), index=sel_id.to_numpy())
-    slot = slot[~slot.index.duplicated()]
-    b_slot = b["parcel_id"].astype("str").map(slot).to_numpy(dtype="int64")
     order = np.argsort(b_slot, kind="stable")
     groups = shapely.geometrycollections(
         np.asarray(b_planar.values, dtype=object)[order],
         indices=b_slot[order],
         out=np.full(len(sel_id), shapely.GeometryCollection(), dtype=object),
     )
-    cover = shapely.buffer(groups, margin)
-    rest = shapely.difference(np.asarray(planar.values, dtype=object), cover)
+    cover = _in_threads(shapely.buffer, groups, margin)
+    rest = _in_threads(shapely.difference, np.asarray(planar.values, dtype=object), cover)
     parts, owner = shapely.get_parts(rest, return_index=True)
     polygonal = shapely.get_type_id(parts) == 3
     area_m2 = shapely.area(parts)
     keep = polygonal & (area_m2 >= min_m2)
-    keep[keep] = ~shapely.is_empty(shapely.buffer(parts[keep], -inward))
+    keep[keep] = ~shapely.is_empty(_in_threads(shapely.buffer, parts[keep], -inward))
     parts, owner, area_m2 = parts[keep], owner[keep], area_m2[keep]
 
     piece_zone = sel_zone.to_numpy()[owner]
@@ -1194,10 +1278,15 @@ def _remainders(
 
 
 def _enterprise_key(frame: pd.DataFrame) -> pd.Series:
-    uscc = frame["uscc"].astype("str") if "uscc" in frame else _no_text(frame.index)
-    name = frame["name"].astype("str") if "name" in frame else _no_text(frame.index)
-    position = pd.Series(frame.index.astype("str"), index=frame.index, dtype="str")
-    return uscc.where(uscc.notna(), name).where(lambda s: s.notna(), position)
+    """Return each enterprise's key: its uscc, else its name, else its index label (as text)."""
+    key = frame["uscc"].astype("str") if "uscc" in frame else _no_text(frame.index)
+    if key.isna().any():
+        name = frame["name"].astype("str") if "name" in frame else _no_text(frame.index)
+        key = key.where(key.notna(), name)
+    if key.isna().any():
+        position = pd.Series(frame.index.astype("str"), index=frame.index, dtype="str")
+        key = key.where(key.notna(), position)
+    return key
 
 
 def _stopped(frame: pd.DataFrame, stopped_kwh: float) -> pd.Series:
@@ -1222,9 +1311,9 @@ def _enterprises(
     stopped_kwh = _th(thresholds, "stopped_kwh")
     ratio_min = _th(thresholds, "shortfall_ratio")
     assert stopped_kwh is not None and ratio_min is not None  # checked by _check_thresholds
-    ids = enterprises["parcel_ids"].map(_split_ids) if "parcel_ids" in enterprises else None
-    parcel_text = ids.map(";".join).astype("str") if ids is not None else _no_text(index)
-    parcel_text = parcel_text.where(parcel_text != "")
+    parcel_text = (
+        _joined_ids(enterprises["parcel_ids"]) if "parcel_ids" in enterprises else _no_text(index)
+    )
     base = {
         "level": "enterprise",
         "key": key,
@@ -1267,26 +1356,36 @@ def _enterprises(
     ]
 
     if year is not None:
-        frames = [enterprises.assign(_key=key, _year=year, _stopped=stopped)]
+        frames = [
+            pd.DataFrame(
+                {"_key": key.to_numpy(), "_year": year, "_stopped": stopped.to_numpy(dtype=bool)}
+            )
+        ]
         if history is not None and len(history):
             h = history
             if "year" not in h.columns:
                 msg = "flags.find(enterprise_years=...): the frame needs a 'year' column"
                 raise ValueError(msg)
             hy = pd.to_numeric(h["year"], errors="coerce")
+            other = (hy.notna() & (hy != year)).to_numpy()
             frames.append(
-                h.assign(_key=_enterprise_key(h), _year=hy, _stopped=_stopped(h, stopped_kwh)).loc[
-                    hy.notna() & (hy != year)
-                ]
+                pd.DataFrame(
+                    {
+                        "_key": _enterprise_key(h).to_numpy()[other],
+                        "_year": hy.to_numpy()[other],
+                        "_stopped": _stopped(h, stopped_kwh).to_numpy(dtype=bool)[other],
+                    }
+                )
             )
-        every = pd.concat([f[["_key", "_year", "_stopped"]] for f in frames], ignore_index=True)
+        every = pd.concat(frames, ignore_index=True)
         every["_year"] = every["_year"].astype("int64")
-        stopped_years = pd.MultiIndex.from_frame(every.loc[every["_stopped"], ["_key", "_year"]])
+        stopped_rows = every.loc[every["_stopped"]]
+        keys = pd.Index(key.to_numpy(dtype=object), dtype=object)
         streak = pd.Series(0, index=index)
         alive = pd.Series(True, index=index)
         for back in range(int(every["_year"].nunique())):  # a loop over years, not enterprises
-            here = pd.MultiIndex.from_arrays([key.to_numpy(), np.full(len(key), year - back)])
-            alive &= pd.Series(here.isin(stopped_years), index=index)
+            stopped_then = stopped_rows.loc[stopped_rows["_year"] == year - back, "_key"]
+            alive &= pd.Series(keys.isin(stopped_then.to_numpy(dtype=object)), index=index)
             if not alive.any():
                 break
             streak += alive.astype(int)
@@ -1578,13 +1677,26 @@ def _assemble(parts: list[pd.DataFrame], as_of: pd.Timestamp, *, note: str) -> p
 
 
 def _joined_codes(pairs: pd.DataFrame, n: int) -> np.ndarray:
-    """Return, for positions 0..n-1, the sorted distinct codes in ``pairs`` (``_pos, code``)."""
+    """Return, for positions 0..n-1, the sorted distinct codes in ``pairs`` (``_pos, code``).
+
+    Each position's set of codes is a bit mask; the text is built once per distinct mask.
+    """
     out = np.full(n, "", dtype=object)
-    for code in sorted(pairs["code"].unique()):  # a loop over codes, not rows
-        at = np.zeros(n, dtype=bool)
-        at[pairs.loc[pairs["code"] == code, "_pos"].to_numpy(dtype="int64")] = True
-        out = np.where(at, np.where(out == "", code, out + ";" + code), out)
-    return out
+    if pairs.empty:
+        return out
+    codes = sorted(pairs["code"].unique())
+    if len(codes) > 62:  # more codes than bits: a loop over codes, not rows
+        for code in codes:
+            at = np.zeros(n, dtype=bool)
+            at[pairs.loc[pairs["code"] == code, "_pos"].to_numpy(dtype="int64")] = True
+            out = np.where(at, np.where(out == "", code, out + ";" + code), out)
+        return out
+    bit = np.left_shift(np.int64(1), pd.Index(codes).get_indexer(pairs["code"]).astype("int64"))
+    mask = np.zeros(n, dtype="int64")
+    np.bitwise_or.at(mask, pairs["_pos"].to_numpy(dtype="int64"), bit)
+    masks, inverse = np.unique(mask, return_inverse=True)
+    text = [";".join(c for i, c in enumerate(codes) if (m >> i) & 1) for m in masks.tolist()]
+    return np.array(text, dtype=object)[inverse.reshape(-1)]
 
 
 def _per_parcel(
@@ -1599,9 +1711,13 @@ def _per_parcel(
     pairs = [own]
     if enterprises is not None and "parcel_ids" in enterprises and len(findings):
         codes = findings.loc[findings["level"] == "enterprise", ["key", "code"]]
+        rows, pid = _split_all(enterprises["parcel_ids"])
         ids = pd.DataFrame(
-            {"key": _enterprise_key(enterprises), "pid": enterprises["parcel_ids"].map(_split_ids)}
-        ).explode("pid")
+            {
+                "key": _enterprise_key(enterprises).to_numpy()[rows],
+                "pid": pd.Series(pid, dtype=object),
+            }
+        )
         position = pd.Series(np.arange(len(index)), index=p.parcel_id.to_numpy())
         position = position[position.index.notna() & ~position.index.duplicated()]
         ids["_pos"] = ids["pid"].map(position)

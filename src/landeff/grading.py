@@ -201,8 +201,13 @@ def _groups(frame: pd.DataFrame, diagnostics: Diagnostics | None) -> pd.Series:
     return pd.Series(np.where(above.fillna(False), "规上", "规下"), index=frame.index)
 
 
-def _status(frame: pd.DataFrame, policy: Policy, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Return, per row, ``graded`` (bool) and the ``grade``/``reason`` of rows not graded."""
+def _status(
+    frame: pd.DataFrame, policy: Policy, as_of: pd.Timestamp, *, reasons: bool = True
+) -> pd.DataFrame:
+    """Return, per row, ``graded`` (bool) and the ``grade``/``reason`` of rows not graded.
+
+    With ``reasons=False`` only ``graded`` is filled (the other columns stay missing).
+    """
     idx = frame.index
     group = frame["group"] if "group" in frame else _groups(frame, None)
     land = _land_mu(frame)
@@ -214,17 +219,19 @@ def _status(frame: pd.DataFrame, policy: Policy, as_of: pd.Timestamp) -> pd.Data
         out_scope = pd.Series(False, index=idx)
     else:
         out_scope = (group == "规下") & ~(land >= min_mu.value)
-        land_txt = (land.round(2).astype("string") + " 亩").fillna("no land area")
-        reason[out_scope] = (
-            "out of scope: 规下 with "
-            + land_txt[out_scope]
-            + f" < {min_mu.value:g} 亩 (below_scale_min_mu: {min_mu.source})"
-        )
+        if reasons and out_scope.any():
+            land_txt = (land[out_scope].round(2).astype("string") + " 亩").fillna("no land area")
+            reason[out_scope] = (
+                "out of scope: 规下 with "
+                + land_txt
+                + f" < {min_mu.value:g} 亩 (below_scale_min_mu: {min_mu.source})"
+            )
 
     no_scheme = ~group.isin(list(policy.groups)) & ~out_scope
-    reason[no_scheme] = (
-        "out of scope: policy " + policy.name + " has no evaluation for " + group[no_scheme]
-    )
+    if reasons and no_scheme.any():
+        reason[no_scheme] = (
+            "out of scope: policy " + policy.name + " has no evaluation for " + group[no_scheme]
+        )
     out_scope = out_scope | no_scheme
 
     codes = (
@@ -232,16 +239,17 @@ def _status(frame: pd.DataFrame, policy: Policy, as_of: pd.Timestamp) -> pd.Data
         if "industry_code" in frame
         else pd.Series(pd.NA, index=idx, dtype="string")
     )
-    division = code_digits(codes).str.slice(0, 2)
+    division = _divisions(codes)
     utility = division.isin(policy.t_divisions) & ~out_scope
-    grade_[utility] = "T"
-    reason[utility] = (
-        "T: industry code "
-        + codes[utility].astype(str)
-        + " is in division "
-        + division[utility].astype(str)
-        + f" (utilities, GB/T 4754-{policy.industry_code_edition}; {policy.t_source})"
-    )
+    if reasons and utility.any():
+        grade_[utility] = "T"
+        reason[utility] = (
+            "T: industry code "
+            + codes[utility].astype(str)
+            + " is in division "
+            + division[utility].astype(str)
+            + f" (utilities, GB/T 4754-{policy.industry_code_edition}; {policy.t_source})"
+        )
 
     years = policy.threshold("exempt_production_years")
     young = pd.Series(False, index=idx)
@@ -249,15 +257,30 @@ def _status(frame: pd.DataFrame, policy: Policy, as_of: pd.Timestamp) -> pd.Data
         start = pd.to_datetime(frame["production_start"], errors="coerce")
         due = add_years(start, int(years.value))
         young = (due > as_of) & ~out_scope & ~utility
-        grade_[young] = "T"
-        reason[young] = (
-            "T: in production since "
-            + start[young].dt.strftime("%Y-%m-%d")
-            + f", less than {years.value:g} full years before as_of "
-            + f"{as_of:%Y-%m-%d} (exempt_production_years: {years.source})"
-        )
+        if reasons and young.any():
+            grade_[young] = "T"
+            reason[young] = (
+                "T: in production since "
+                + start[young].dt.strftime("%Y-%m-%d")
+                + f", less than {years.value:g} full years before as_of "
+                + f"{as_of:%Y-%m-%d} (exempt_production_years: {years.source})"
+            )
     graded = ~out_scope & ~utility & ~young
     return pd.DataFrame({"graded": graded, "grade": grade_, "reason": reason}, index=idx)
+
+
+def _divisions(codes: pd.Series) -> pd.Series:
+    """Return the GB/T 4754 division (first two digits) of industry codes, NaN where none.
+
+    :func:`~landeff.policy.code_digits` runs once per distinct code.
+    """
+    text = codes.astype("string")
+    labels, uniques = pd.factorize(text)
+    if len(uniques) == 0:
+        return code_digits(text).str.slice(0, 2)
+    division = code_digits(pd.Series(uniques, dtype="string")).str.slice(0, 2).to_numpy()
+    out = np.append(division.astype(object), np.nan)[labels]  # a missing code: label -1
+    return pd.Series(out, index=codes.index, dtype=object)
 
 
 def _pools(frame: pd.DataFrame, policy: Policy) -> pd.Series:
@@ -317,16 +340,19 @@ def _benchmarks(
         return bench, pd.Series(f"{policy.name}: fixed benchmarks", index=idx)
 
     park = _park(current)
-    prev = enterprise_years
+    # only the columns the scope test and the ratios read (the frames are wide)
+    needed = {"year", "above_scale", "land_mu", "land_m2", "industry_code", "production_start"}
+    needed |= {"park_id"} | {d.numerator for d in derived} | {d.denominator for d in derived}
+    prev = enterprise_years[[c for c in enterprise_years.columns if c in needed]]
     if "year" in prev:
         prev = prev[pd.to_numeric(prev["year"], errors="coerce") == year - 1].copy()
     else:
         prev = prev.iloc[0:0].copy()
     prev_as_of = pd.Timestamp(add_years(pd.Series([as_of]), -1).iloc[0])
     prev["group"] = _groups(prev, None)
-    prev_scored = prev[_status(prev, policy, prev_as_of)["graded"]]
+    prev_scored = prev[_status(prev, policy, prev_as_of, reasons=False)["graded"]]
     prev_park = _park(prev_scored)
-    cur_scored = current[graded]
+    cur_scored = current.loc[graded, [c for c in current.columns if c in needed]]
     cur_park = park[graded]
 
     parks = pd.Index(park.unique())
@@ -410,25 +436,30 @@ def _classes(
     n_ab = np.floor(n * (shares["A"] + shares["B"]) / 100.0 + eps).astype("int64")
     n_d = np.floor(n * shares["D"] / 100.0 + eps).astype("int64")
     c = np.select([r <= n_a, r <= n_ab, r > n - n_d], ["A", "B", "D"], default="C")
-    rank[graded] = r
-    cls[graded] = c
-    d_text = ("D from rank " + (n - n_d + 1).astype(str)).where(n_d > 0, "no D")
-    reason[graded] = (
-        "rank "
-        + r.astype(str)
-        + " of "
-        + n.astype(str)
-        + " in "
-        + p
-        + ": A to rank "
-        + n_a.astype(str)
-        + ", B to "
-        + n_ab.astype(str)
-        + ", "
-        + d_text
-        + f" (shares A/B/C/D {'/'.join(f'{shares[k]:g}' for k in 'ABCD')}: "
-        + f"{policy.shares_source})"
-    )
+    at = np.flatnonzero(graded.to_numpy(dtype=bool))
+    rank_values = np.full(len(idx), pd.NA, dtype=object)
+    rank_values[at] = r.to_numpy()
+    rank = pd.Series(rank_values, index=idx, dtype="Int64")
+    cls_values = np.full(len(idx), pd.NA, dtype=object)
+    cls_values[at] = c
+    cls = pd.Series(cls_values, index=idx, dtype="string")
+    tail = f" (shares A/B/C/D {'/'.join(f'{shares[k]:g}' for k in 'ABCD')}: {policy.shares_source})"
+    reason_values = np.full(len(idx), pd.NA, dtype=object)
+    reason_values[at] = [
+        f"rank {ri} of {ni} in {pi}: A to rank {ai}, B to {abi}, "
+        + (f"D from rank {ni - di + 1}" if di > 0 else "no D")
+        + tail
+        for ri, ni, pi, ai, abi, di in zip(
+            r.tolist(),
+            n.tolist(),
+            p.tolist(),
+            n_a.tolist(),
+            n_ab.tolist(),
+            n_d.tolist(),
+            strict=True,
+        )
+    ]
+    reason = pd.Series(reason_values, index=idx, dtype="string")
     return rank, cls, reason
 
 
@@ -534,22 +565,26 @@ def _yoy(out: pd.DataFrame, enterprise_years: pd.DataFrame, year: int) -> pd.Dat
     res = pd.DataFrame(index=out.index)
     if not figs:
         return res
+    defs = [
+        INDICATORS.get(f) or IndicatorDef(f, f, "万元/亩", PER_MU_FIGURES[f], "land_mu")
+        for f in figs
+    ]
     if {"uscc", "year"} <= set(enterprise_years.columns):
-        prev = enterprise_years[
-            pd.to_numeric(enterprise_years["year"], errors="coerce") == year - 1
-        ]
+        needed = {"uscc", "year", "land_mu", "land_m2"}
+        needed |= {c for d in defs for c in (d.name, d.numerator, d.denominator)}
+        prev = enterprise_years[[c for c in enterprise_years.columns if c in needed]]
+        prev = prev[pd.to_numeric(prev["year"], errors="coerce") == year - 1]
         prev = prev.drop_duplicates("uscc").set_index("uscc")
     else:
         prev = pd.DataFrame(index=pd.Index([], name="uscc"))
-    for f in figs:
-        d = INDICATORS.get(f) or IndicatorDef(f, f, "万元/亩", PER_MU_FIGURES[f], "land_mu")
+    # where each firm's previous-year row is (-1: none), as Series.map would look it up
+    at = prev.index.get_indexer(out["uscc"]) if "uscc" in out and len(prev) else None
+    for f, d in zip(figs, defs, strict=True):
         cur = _indicator_values(out, d)
-        before = _indicator_values(prev, d) if len(prev) else pd.Series(dtype="float64")
-        prev_vals = (
-            out["uscc"].map(before).astype("float64")
-            if "uscc" in out
-            else pd.Series(np.nan, index=out.index, dtype="float64")
-        )
+        prev_vals = pd.Series(np.nan, index=out.index, dtype="float64")
+        if at is not None:
+            before = _indicator_values(prev, d).to_numpy(dtype="float64")
+            prev_vals[:] = np.where(at >= 0, before[at], np.nan)
         res[f + "_yoy"] = _change(cur, prev_vals)
     return res
 

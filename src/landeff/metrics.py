@@ -77,10 +77,7 @@ def ratios(frame: pd.DataFrame) -> pd.DataFrame:
 def per_mu(frame: pd.DataFrame, land_mu: pd.Series | np.ndarray) -> pd.DataFrame:
     """Return the per-mu figures (万元/亩) of ``frame`` over ``land_mu``."""
     return pd.DataFrame(
-        {
-            name: _div(frame.get(fig, np.nan), land_mu)
-            for name, fig in PER_MU.items()
-        },
+        {name: _div(frame.get(fig, np.nan), land_mu) for name, fig in PER_MU.items()},
         index=frame.index,
     )
 
@@ -149,14 +146,31 @@ def measure_enterprises(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.Da
     ent["role"] = np.where(
         role.reindex(ent.index).fillna(False).to_numpy(dtype=bool), "holder", "tenant"
     )
-    ent["parcel_ids"] = (
-        links.groupby("row")["parcel_id"].agg(lambda s: ";".join(sorted(s))).reindex(ent.index)
-    )
+    ent["parcel_ids"] = _joined_ids(links).reindex(ent.index)
     for fig in FIGURES:
         if fig not in ent:
             ent[fig] = np.nan
     ent = pd.concat([ent, per_mu(ent, ent["land_mu"]), ratios(ent)], axis=1)
     return ent
+
+
+def _joined_ids(links: pd.DataFrame) -> pd.Series:
+    """Return each ``row``'s parcel ids, sorted and ';'-joined (a Python join only where several)."""
+
+    def join(ids: pd.Series) -> str:
+        return ";".join(sorted(ids))
+
+    if links.empty:
+        return links.groupby("row")["parcel_id"].agg(join)
+    rows = links["row"].to_numpy()
+    several = pd.Series(rows).duplicated(keep=False).to_numpy()
+    parts = []
+    if not several.all():
+        ids = links["parcel_id"].to_numpy(dtype=object)[~several]
+        parts.append(pd.Series(ids, index=rows[~several]))
+    if several.any():
+        parts.append(links.loc[several].groupby("row")["parcel_id"].agg(join))
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def spread_to_parcels(
@@ -169,7 +183,7 @@ def spread_to_parcels(
     Returns a frame indexed like ``parcel_index`` with the summed figures, ``n_enterprises``,
     ``n_active``, ``holder_land_m2`` and ``tenant_land_m2``.
     """
-    ent = enterprises.reindex(links["row"].to_numpy())
+    ent = enterprises[[f for f in FIGURES if f in enterprises]].reindex(links["row"].to_numpy())
     share = links["share"].to_numpy(dtype=float)
     parts = pd.DataFrame({"parcel_id": links["parcel_id"].to_numpy()})
     for fig in FIGURES:
