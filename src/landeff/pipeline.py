@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import time
@@ -115,11 +116,15 @@ def _timed(
 ) -> Iterator[None]:
     if progress is not None:
         progress(stage)
+    # The objects alive before a stage (inputs, earlier stages' frames) are long-lived: moving them
+    # out of the collector's reach saves repeated full scans of millions of objects at scale.
+    gc.freeze()
     start = time.perf_counter()
     try:
         yield
     finally:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+        gc.unfreeze()
 
 
 def _as_date(value: Any, *, what: str) -> dt.date:
