@@ -418,6 +418,28 @@ def test_slivers_are_warned_about_and_kept():
     account(r, parcels_in=3)
 
 
+def test_slivers_and_tiny_footprints_in_degrees_are_found_as_in_metres():
+    # The same shapes in CGCS2000 degrees: a cheap bound skips most parcels, the rest are measured
+    # in local metres, so the warnings are those of the metre layer (areas within a fraction of
+    # a per cent: degrees are scaled at each feature's middle).
+    shapes = [box(0, 0), box(300, 0, 200, 0.3), box(600, 0, 1.0, 0.5), box(900, 0, 3, 3),
+              box(1200, 0, 0.9, 40)]
+    ids = ["A", "strip", "crumb", "small", "thin"]
+    metres = layer(ids, shapes)
+    degrees = metres.to_crs(4490)
+    d_m, d_deg = Diagnostics(), Diagnostics()
+    prepare_parcels(read_layer(metres), diagnostics=d_m)
+    prepare_parcels(read_layer(degrees), diagnostics=d_deg)
+    assert sorted(warning(d_deg, "sliver")["value"]) == ["crumb", "strip", "thin"]
+    assert sorted(warning(d_m, "sliver")["value"]) == ["crumb", "strip", "thin"]
+    bld = gpd.GeoDataFrame({"建筑编号": ids}, geometry=shapes, crs=4549).to_crs(4490)
+    d = Diagnostics()
+    prepare_buildings(read_layer(bld), diagnostics=d)
+    tiny = warning(d, "tiny_building")  # under 10 m²: crumb 0.5, small 9, strip 60 and thin 36 not
+    assert tiny["row"].tolist() == [3, 4]
+    assert tiny["value"].tolist() == pytest.approx([0.5, 9.0], rel=1e-2)
+
+
 def test_overlapping_parcels_are_reported_pair_by_pair():
     par = layer(["A", "B", "C", "D", "E"],
                 [box(0, 0), box(50, 0), box(400, 0), box(400, 0), box(150, 0)])
@@ -464,6 +486,28 @@ def test_parcel_far_outside_the_park_is_warned_about_with_its_distance():
     assert w["value"].tolist()[0] == pytest.approx(300.0, abs=1.0)  # km, ± the park's own size
     assert "'FAR'" in w["message"].iloc[0]
     account(r, parcels_in=5)
+
+
+def test_parcels_are_measured_from_the_middle_of_their_own_park():
+    # Two parks 300 km apart along the central meridian, four parcels each; one parcel says it is
+    # in park A but lies among park B's. Park by park, only the stray one is far: 300 km from A's
+    # middle. Measured from one middle for the layer (the median lies among B's five parcels), all
+    # four of A's would be.
+    a = [box(200 * i, 0) for i in range(4)]
+    b = [box(200 * i, 300_000) for i in range(4)]
+    stray = box(1000, 300_000)
+    ids = ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4", "STRAY"]
+    parks = ["甲园"] * 4 + ["乙园"] * 4 + ["甲园"]
+    r = run(parcels=layer(ids, [*a, *b, stray], **{"园区编号": parks}))
+    w = warning(r, "far_outside")
+    assert len(w) == 1 and "'STRAY'" in w["message"].iloc[0] and "park_id '甲园'" in w["message"].iloc[0]
+    # A's middle is the median of its five centroids: x = 500 m along, y = 50 m up (box centres).
+    assert w["value"].iloc[0] == pytest.approx(300.0, abs=1.0)
+    # Without the park column the layer is one park; with a county column, counties are the parks.
+    r = run(parcels=layer(ids, [*a, *b, stray], **{"行政区代码": ["320214"] * 4 + ["320211"] * 5}))
+    assert "far_outside" not in codes(r)
+    r = run(parcels=layer(ids, [*a, *b, stray]))
+    assert warning(r, "far_outside")["row"].tolist() == [1, 2, 3, 4]  # features A1-A4
 
 
 # --------------------------------------------------------------------------------------------

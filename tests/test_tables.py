@@ -57,3 +57,87 @@ def test_dataframe_input_gets_row_positions():
     t = read_table(pd.DataFrame({"企业名称": ["甲", "乙"]}), kind="enterprises")
     assert t["_row"].tolist() == [2, 3]
     assert t["_file"].iloc[0] == "<DataFrame>"
+
+
+# --------------------------------------------------------------------------------------------
+# Long CSV files are read with pyarrow; the rows must be those the csv module reads.
+# --------------------------------------------------------------------------------------------
+
+HEADER = ["统一社会信用代码", "企业名称", "年度", "实缴税金(万元)"]
+
+
+def general_reader(path, kind="enterprises", encoding=None, delimiter=","):
+    """The csv module's reading of the same file (the reader used for short files)."""
+    import csv
+    import io
+
+    from landeff.io.tables import _frame_from_rows, decode_bytes
+
+    text, _ = decode_bytes(path.read_bytes(), file=str(path), encoding=encoding)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return _frame_from_rows(rows, kind=kind, file=str(path), sheet=None, first_row_number=1)
+
+
+def as_objects(frame):
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def long_csv(lines):
+    body = [f'9135010{i:04d}M00010,"甲{i}, 有限公司",2024,{i}.5' for i in range(40)]
+    return lines(body)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "encoding"),
+    [
+        ("plain", lambda b: [",".join(HEADER), *b], "utf-8"),
+        ("bom", lambda b: [",".join(HEADER), *b], "utf-8-sig"),
+        ("gbk", lambda b: [",".join(HEADER), *b], "gbk"),
+        ("title rows", lambda b: ["衡山高新区2024年企业数据", "", ",".join(HEADER), *b], "utf-8"),
+        ("blank lines", lambda b: [",".join(HEADER), *b[:5], "", *b[5:20], ",,,", *b[20:], "", ""],
+         "utf-8"),
+        ("quoted newline", lambda b: [",".join(HEADER), *b[:3], '913501,"甲\n乙",2024,1', *b[3:]],
+         "utf-8"),
+        ("wider title", lambda b: ["标题,,,,,,", ",".join(HEADER), *b], "utf-8"),
+        ("ragged", lambda b: [",".join(HEADER), *b[:25], "913501,丙", *b[25:]], "utf-8"),
+        ("two-row header", lambda b: ["统一社会信用代码,企业名称,年度,税收", ",,,金额(万元)", *b], "utf-8"),
+    ],
+)
+def test_long_csv_reads_as_the_csv_module_reads_it(tmp_path, name, make, encoding):
+    p = tmp_path / "e.csv"
+    p.write_bytes(("\r\n".join(long_csv(make)) + "\r\n").encode(encoding))
+    from landeff.io.tables import _read_csv_fast, decode_bytes
+
+    data = p.read_bytes()
+    text, used = decode_bytes(data, file=str(p))
+    took_fast_path = _read_csv_fast(data, text, used, ",", kind="enterprises", file=str(p))
+    assert (took_fast_path is None) == (name == "ragged")  # pyarrow reads rectangles only
+    fast = read_table(p, kind="enterprises")
+    slow = general_reader(p)
+    pd.testing.assert_frame_equal(as_objects(fast), as_objects(slow))
+    assert fast.attrs["header_rows"] == slow.attrs["header_rows"]
+    assert fast.attrs["read_warnings"] == slow.attrs["read_warnings"]
+
+
+def test_long_csv_row_numbers_skip_blank_lines(tmp_path):
+    p = tmp_path / "e.csv"
+    lines = long_csv(lambda b: [",".join(HEADER), *b[:10], "", *b[10:]])
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    t = read_table(p, kind="enterprises")
+    # Header on line 1, data on lines 2-11, a blank line 12, then lines 13-42.
+    assert t["_row"].tolist() == list(range(2, 12)) + list(range(13, 43))
+    assert t["企业名称"].iloc[0] == "甲0, 有限公司"  # the quoted comma stays in the name
+    assert t["实缴税金(万元)"].iloc[-1] == "39.5"  # cells are text, as the csv module gives them
+
+
+def test_long_semicolon_csv(tmp_path):
+    p = tmp_path / "e.csv"
+    lines = [";".join(HEADER)] + [f"9135010{i:04d}M00010;甲{i};2024;{i}" for i in range(30)]
+    p.write_text("\n".join(lines), encoding="utf-8")
+    fast = read_table(p, kind="enterprises")
+    pd.testing.assert_frame_equal(as_objects(fast), as_objects(general_reader(p, delimiter=";")))
+    assert len(fast) == 30

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from landeff.errors import Diagnostics, InputError
 from landeff.io.tables import read_table
@@ -177,3 +179,151 @@ def test_invalid_bow_tie_is_repaired_keeping_polygons():
     assert g.area == pytest.approx(50.0)  # two triangles of 25 m²
     assert "geometry_repaired" in set(d.warnings["code"])
     assert np.isfinite(g.area)
+
+
+# --------------------------------------------------------------------------------------------
+# The column parsers agree with the rules for one cell, written out here as the reference.
+# --------------------------------------------------------------------------------------------
+
+
+
+def number_reference(cell):
+    """The documented rule for one cell: NFKC, strip, drop , and spaces, words for empty, %."""
+    import unicodedata
+
+    if cell is None:
+        return np.nan, False
+    text = unicodedata.normalize("NFKC", cell).strip().replace(",", "").replace(" ", "")
+    if text in {"", "-", "—", "--", "/", "无", "null", "None", "nan", "NaN"}:
+        return np.nan, False
+    try:
+        return (float(text[:-1]) / 100, False) if text.endswith("%") else (float(text), False)
+    except ValueError:
+        return np.nan, True
+
+
+NUMBER_TEXT = st.text(alphabet="0123456789+-.eE,% _\u3000１２nafiNIxy", max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(NUMBER_TEXT, st.none()), min_size=1, max_size=30))
+def test_parse_numbers_follows_the_rule_for_each_cell(cells):
+    for values in (pd.Series(cells, dtype=object), pd.Series(cells, dtype="str")):
+        got, bad = parse_numbers(values)
+        want = [number_reference(c) for c in cells]
+        np.testing.assert_array_equal(got.to_numpy(), np.array([w[0] for w in want], dtype=float))
+        assert bad.tolist() == [w[1] for w in want]
+
+
+def test_parse_numbers_reads_plain_numbers_exactly():
+    # pyarrow converts plain numbers; they must round as Python's float() does, digit for digit.
+    rng = np.random.default_rng(1)
+    texts = [repr(float(x)) for x in rng.normal(0, 1e6, 2000)]
+    texts += [f"{x:.17g}" for x in rng.uniform(0, 1, 2000)] + ["1e400", "-0", "+.5", "7."]
+    got, bad = parse_numbers(pd.Series(texts, dtype="str"))
+    assert got.tolist() == [float(t) for t in texts] and not bad.any()
+
+
+def test_dates_outside_what_pandas_holds_are_not_understood():
+    # These crashed the stage before (pandas keeps nanoseconds from 1677 to 2262); now: warned.
+    d, bad = parse_dates(pd.Series(["1500-01-01", "2019-02-30", " 2019-12-31 ", "3000年1月"]))
+    assert bad.tolist() == [True, True, False, True]
+    assert str(d.iloc[2].date()) == "2019-12-31"
+
+
+def date_reference(cell):
+    """The documented rule for one text cell: NFKC, strip, then 2019年12月31日, 2019-12-31 (also / or
+    .), 20191231 or a 5-digit Excel serial; a date pandas cannot hold is not understood."""
+    import re
+    import unicodedata
+
+    if cell is None:
+        return pd.NaT, False
+    text = unicodedata.normalize("NFKC", cell).strip()
+    if not text:
+        return pd.NaT, False
+    m = (re.match(r"^(\d{4})年(\d{1,2})月(?:(\d{1,2})日?)?$", text)
+         or re.match(r"^(\d{4})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?(?:[ T].*)?$", text)
+         or re.match(r"^(\d{4})(\d{2})(\d{2})$", text))
+    if m is None and re.fullmatch(r"\d{5}(\.0)?", text):
+        return pd.Timestamp("1899-12-30") + pd.Timedelta(days=int(float(text))), False
+    if m is None:
+        return pd.NaT, True
+    try:
+        ts = pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+    except ValueError:
+        return pd.NaT, True
+    return (ts, False) if pd.Timestamp.min <= ts <= pd.Timestamp.max else (pd.NaT, True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.text(alphabet="0123456789-/.年月日 ", max_size=12),
+    st.builds("{:04d}-{:02d}-{:02d}".format, st.integers(1, 9999), st.integers(0, 13),
+              st.integers(0, 32)),
+    st.sampled_from(["2019-12-31", "2020-02-29", "2021-02-29", "2019-1-5", "２０１９年１２月"]),
+    st.none()), min_size=1, max_size=20))
+def test_parse_dates_follows_the_rule_for_each_cell(cells):
+    for values in (pd.Series(cells, dtype=object), pd.Series(cells, dtype="str")):
+        got, bad = parse_dates(values)
+        want = [date_reference(c) for c in cells]
+        assert [None if pd.isna(x) else x for x in got] == [
+            None if pd.isna(w[0]) else w[0] for w in want]
+        assert bad.tolist() == [w[1] for w in want]
+
+
+def test_flags_from_a_long_text_column():
+    from landeff.validate import parse_bools
+
+    cells = ["是", " Y ", "ＹＥＳ", "否", "规下", "", "也许", None, "TRUE", "0"] * 50
+    got, bad = parse_bools(pd.Series(cells, dtype="str"))
+    first = got.iloc[:10].tolist()
+    assert first == [True, True, True, False, False, pd.NA, pd.NA, pd.NA, True, False]
+    assert bad.iloc[:10].tolist() == [False] * 6 + [True] + [False] * 3
+    assert got.tolist() == first * 50
+
+
+def test_credit_code_check_many_agrees_with_one_by_one():
+    from landeff.validate import USCC_ALPHABET, uscc_valid_many
+
+    rng = np.random.default_rng(2)
+    codes = ["".join(rng.choice(list(USCC_ALPHABET), 17)) for _ in range(300)]
+    codes = [c + USCC_ALPHABET[i % 31] for i, c in enumerate(codes)]  # about 1 in 31 is right
+    codes += [GOOD, GOOD.lower(), GOOD[:-1], GOOD + "0", GOOD[:-1] + "Ｘ", "I" + GOOD[1:], ""]
+    got = uscc_valid_many(codes + [None, 9.1e17])
+    assert got.tolist() == [uscc_valid(c) for c in codes] + [False, False]
+    assert 0 < got.sum() < len(codes)
+
+
+def test_text_of_a_long_column_of_few_values():
+    # Columns of few distinct values are folded once per value; the result is per cell as before.
+    from landeff.validate import _text
+
+    cells = [" ｐ1 ", "P2", None, "", "园区\u3000A"] * 2000
+    got = _text(pd.Series(cells, dtype="str"))
+    assert got.iloc[:5].tolist() == ["p1", "P2", None, None, "园区 A"]
+    assert got.tolist() == got.iloc[:5].tolist() * 2000
+    assert got.dtype == object
+
+
+def test_repeated_enterprise_years_are_recorded_group_by_group():
+    d = Diagnostics()
+    other = "91440300MA5F000000"
+    rows = [
+        [other, "乙", 2024, 5],  # row 2: conflict with row 4
+        [GOOD, "甲", 2024, 10],  # row 3
+        [other, "乙", 2024, 6],  # row 4
+        [GOOD, "甲", 2024, 10],  # row 5: repeats row 3: merged
+        [None, "丙", 2024, 1],  # row 6
+        [None, " 丙 ", 2024, 1],  # row 7: the same name once folded: merged
+    ]
+    out = prepare_enterprises(raw(rows, ["统一社会信用代码", "企业名称", "年度", "税收(万元)"]),
+                              default_year=None, diagnostics=d)
+    assert sorted(out["_row"]) == [3, 6]
+    # Groups in the order they first appear (乙, 甲, 丙), each group's rows in order.
+    assert d.rejected[["row", "reason_code"]].values.tolist() == [
+        [2, "duplicate_conflict"], [4, "duplicate_conflict"], [5, "duplicate_merged"],
+        [7, "duplicate_merged"]]
+    merged = d.warnings[d.warnings["code"] == "duplicate_merged"]
+    assert merged["row"].tolist() == [5, 7]
+    assert "repeats row 3" in merged["message"].iloc[0] and "repeats row 6" in merged["message"].iloc[1]

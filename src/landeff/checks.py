@@ -15,9 +15,11 @@ Every threshold is a keyword argument with a documented default.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import geopandas as gpd
@@ -30,6 +32,24 @@ from .crs import area_zones, lonlat_of, planar_area_m2
 from .errors import Diagnostics
 
 Note = dict[str, Any]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while bulk work makes many objects.
+
+    Geometries, lists and frames of a large layer are containers the collector would traverse
+    hundreds of times while they are made; none of them forms a cycle. The collector's state is
+    restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 # --------------------------------------------------------------------------------------------
 # Text encoding (mojibake)
@@ -602,11 +622,24 @@ def warn_values(
     values: Iterable[Any],
 ) -> None:
     """Record one warning per row of ``frame``, each with its own value (not a column of ``frame``)."""
-    for (_, row), value in zip(frame.iterrows(), values, strict=True):
-        diagnostics.warn(
-            code, message, file=row.get("_file"), sheet=row.get("_sheet"), row=row.get("_row"),
-            column=column, value=value,
-        )
+    vals = values if isinstance(values, list | np.ndarray | pd.Series) else list(values)
+    if len(vals) != len(frame):
+        msg = f"{len(vals)} values given for {len(frame)} rows"
+        raise ValueError(msg)
+    if isinstance(vals, pd.Series):
+        vals = vals.to_numpy()
+    diagnostics.warn_rows(frame, code, message, column=column, values=vals)
+
+
+def _positions(frame: pd.DataFrame, rows: np.ndarray) -> tuple[list[Any], list[Any]]:
+    """Return ``_file`` and ``_row`` of the rows at positions ``rows`` (None where absent)."""
+    out = []
+    for col in ("_file", "_row"):
+        if col in frame:
+            out.append(frame[col].to_numpy(dtype=object)[rows].tolist())
+        else:
+            out.append([None] * len(rows))
+    return out[0], out[1]
 
 
 def _ids(frame: pd.DataFrame, id_column: str) -> np.ndarray:
@@ -655,27 +688,73 @@ def slivers(
     Series of bool
         Which rows are slivers.
     """
-    metric = local_metres(parcels.geometry)
-    area = shapely.area(metric)
+    n = len(parcels)
+    area, width = np.full(n, np.nan), np.full(n, np.nan)
+    # Exact figures (in local metres) only where a cheap bound cannot rule a sliver out.
+    bounds = _local_bounds(parcels.geometry)
+    if bounds is None:
+        look = np.ones(n, dtype=bool)
+    else:
+        area_lo, _, perimeter_lo, perimeter_hi = bounds
+        width_lo = np.minimum(_same_rectangle_width(perimeter_lo, area_lo),
+                              _same_rectangle_width(perimeter_hi, area_lo))
+        look = ~((area_lo >= min_area_m2 * _ABOVE) & (width_lo >= min_width_m * _ABOVE))
+    at = np.flatnonzero(look)
+    metric = local_metres(parcels.geometry.iloc[at])
+    area[at] = shapely.area(metric)
     perimeter = shapely.length(metric)
-    present = ~(shapely.is_missing(metric) | shapely.is_empty(metric)) & (area > 0)
-    # Width of the rectangle with the same area and perimeter: w = P/4 - sqrt(P²/16 - A).
-    quarter = perimeter / 4.0
-    width = quarter - np.sqrt(np.maximum(quarter**2 - area, 0.0))
+    width[at] = _same_rectangle_width(perimeter, area[at])
+    present = np.zeros(n, dtype=bool)
+    present[at] = ~(shapely.is_missing(metric) | shapely.is_empty(metric)) & (area[at] > 0)
     hit = present & ((area < min_area_m2) | (width < min_width_m))
-    ids = _ids(parcels, id_column)
-    for i in np.flatnonzero(hit):
-        row = parcels.iloc[i]
-        diagnostics.warn(
-            "sliver",
-            f"{row.get('_file')}: feature {row.get('_row')} ({id_column} {ids[i]!r}) is a sliver: "
-            f"about {area[i]:.2f} m², {width[i]:.2f} m wide (thresholds {min_area_m2:g} "
-            f"m², {min_width_m:g} m). It is usually a digitising leftover: check it, then delete it "
-            "or merge it with its neighbour in the source.",
-            file=row.get("_file"), sheet=row.get("_sheet"), row=row.get("_row"),
-            column=id_column, value=ids[i],
-        )
+    at = np.flatnonzero(hit)
+    if len(at):
+        ids = _ids(parcels, id_column)[at]
+        files, rows = _positions(parcels, at)
+        messages = [
+            f"{f}: feature {r} ({id_column} {i!r}) is a sliver: about {a:.2f} m², {w:.2f} m wide "
+            f"(thresholds {min_area_m2:g} m², {min_width_m:g} m). It is usually a digitising "
+            "leftover: check it, then delete it or merge it with its neighbour in the source."
+            for f, r, i, a, w in zip(files, rows, ids, area[at], width[at], strict=True)
+        ]
+        diagnostics.warn_rows(parcels.iloc[at], "sliver", messages, column=id_column, values=ids)
     return pd.Series(hit, index=parcels.index)
+
+
+#: Relative margin by which a bound must clear a threshold to skip the exact measure.
+_ABOVE = 1.0 + 1e-6
+
+
+def _same_rectangle_width(perimeter: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Return the width of the rectangle with the same area and perimeter: w = P/4 - sqrt(P²/16 - A)."""
+    quarter = perimeter / 4.0
+    return quarter - np.sqrt(np.maximum(quarter**2 - area, 0.0))
+
+
+def _local_bounds(
+    geoms: gpd.GeoSeries,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return bounds on the area and perimeter :func:`local_metres` gives, without transforming.
+
+    For a geographic layer each geometry is scaled by ``kx`` east and ``ky`` north, so its area is
+    its area in degrees times ``kx·ky``, and its perimeter lies between its perimeter in degrees
+    times the smaller and the larger of the two (widened by a rounding margin). Returns (area low,
+    area high, perimeter low, perimeter high) in m² and m, or None for other layers (whose exact
+    measure costs no more). Missing and empty geometries get NaN.
+    """
+    if geoms.crs is None or not geoms.crs.is_geographic:
+        return None
+    values = np.asarray(geoms.values, dtype=object)
+    _, lat = centroid_xy(geoms)
+    kx = 111_320.0 * np.cos(np.radians(np.nan_to_num(lat, nan=0.0)))
+    ky = 110_574.0
+    area = shapely.area(values) * kx * ky
+    length = shapely.length(values)
+    margin = _ABOVE - 1.0
+    return (
+        area * (1 - margin), area * (1 + margin),
+        length * np.minimum(kx, ky) * (1 - margin), length * np.maximum(kx, ky) * (1 + margin),
+    )
 
 
 def _m2_per_unit2(crs: CRS, lat: np.ndarray) -> np.ndarray:
@@ -741,23 +820,30 @@ def overlaps(
             "share_a": share_a, "share_b": share_b,
         }
     ).loc[big].reset_index(drop=True)
-    rows_a = parcels.iloc[a[big]]
-    rows_b = parcels.iloc[b[big]]
-    for k in range(len(report)):
-        ra, rb, rec = rows_a.iloc[k], rows_b.iloc[k], report.iloc[k]
-        same = rec["share_a"] > 0.999 and rec["share_b"] > 0.999
-        diagnostics.warn(
-            "parcel_overlap",
-            f"{ra.get('_file')}: parcels {rec[cols[0]]!r} (feature {ra.get('_row')}) and "
-            f"{rec[cols[1]]!r} (feature {rb.get('_row')}) overlap by {rec['overlap_m2']:,.1f} m² "
-            f"({rec['share_a']:.1%} and {rec['share_b']:.1%} of their areas)"
-            + ("; they are the same shape twice" if same else "")
+    if len(report):
+        files, rows_a = _positions(parcels, a[big])
+        _, rows_b = _positions(parcels, b[big])
+        messages = [
+            f"{f}: parcels {ia!r} (feature {ra}) and {ib!r} (feature {rb}) overlap by "
+            f"{m2:,.1f} m² ({sa:.1%} and {sb:.1%} of their areas)"
+            + ("; they are the same shape twice" if sa > 0.999 and sb > 0.999 else "")
             + ". Land and buildings in the overlap count on both parcels; correct the boundaries "
-            "in the land register layer.",
-            file=ra.get("_file"), sheet=ra.get("_sheet"), row=ra.get("_row"),
-            column=id_column, value=f"{rec[cols[0]]}|{rec[cols[1]]}",
+            "in the land register layer."
+            for f, ra, rb, ia, ib, m2, sa, sb in zip(
+                files, rows_a, rows_b, report[cols[0]], report[cols[1]], report["overlap_m2"],
+                report["share_a"], report["share_b"], strict=True,
+            )
+        ]
+        values = [f"{ia}|{ib}" for ia, ib in zip(report[cols[0]], report[cols[1]], strict=True)]
+        diagnostics.warn_rows(
+            parcels.iloc[a[big]], "parcel_overlap", messages, column=id_column, values=values
         )
     return report
+
+
+#: Columns that say which park a parcel belongs to, in the order they are used by
+#: :func:`far_outside`.
+GROUP_COLUMNS = ("park_id", "county_code")
 
 
 def far_outside(
@@ -767,13 +853,34 @@ def far_outside(
     max_km: float = 50.0,
     min_parcels: int = 3,
     id_column: str = "parcel_id",
+    group_columns: tuple[str, ...] = GROUP_COLUMNS,
 ) -> pd.Series:
-    """Warn on parcels more than ``max_km`` from the median centroid of the layer.
+    """Warn on parcels more than ``max_km`` from the middle of their park.
+
+    The middle is the median longitude and latitude of the parcels' centroids, taken within each
+    park: the groups of the first of ``group_columns`` (``park_id``, else ``county_code``) that the
+    layer has with values, so a layer of many parks is checked park by park (parcels with no value
+    there form one group). Without such a column the whole layer is one park. A group of fewer than
+    ``min_parcels`` located parcels is not checked.
 
     Returns
     -------
     Series of float
-        Each parcel's distance (km) from the median centroid (NaN without geometry).
+        Each parcel's distance (km) from the middle of its park (NaN without geometry, or in a
+        group too small to check).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> g = gpd.GeoDataFrame(
+    ...     {"parcel_id": list("ABCD"), "park_id": ["P1"] * 3 + ["P2"]},
+    ...     geometry=[shapely.Point(120.0, 30.0), shapely.Point(120.01, 30.0),
+    ...               shapely.Point(121.0, 30.0), shapely.Point(110.0, 20.0)], crs=4490)
+    >>> d = Diagnostics()
+    >>> far_outside(g, diagnostics=d).round(1).tolist()  # 0.99° of longitude at 30°N: 95.5 km
+    [1.0, 0.0, 95.5, nan]
+    >>> d.warnings["message"].str.contains("'C'.*park_id 'P1'").tolist()
+    [True]
     """
     dist = pd.Series(np.nan, index=parcels.index)
     if len(parcels) < min_parcels or parcels.crs is None:
@@ -782,25 +889,58 @@ def far_outside(
     ok = np.isfinite(lon) & np.isfinite(lat)
     if ok.sum() < min_parcels:
         return dist
-    lon0, lat0 = float(np.median(lon[ok])), float(np.median(lat[ok]))
-    geod = Geod(ellps="GRS80")
+    key_column = next(
+        (c for c in group_columns if c in parcels and parcels[c].notna().any()), None
+    )
+    if key_column is None:
+        codes = np.zeros(len(parcels), dtype=np.int64)
+        labels: list[Any] = [None]
+    else:
+        codes, uniques = pd.factorize(parcels[key_column], use_na_sentinel=False)
+        labels = list(uniques)
+    located = pd.DataFrame({"g": codes[ok], "lon": lon[ok], "lat": lat[ok]})
+    by_group = located.groupby("g", sort=False)
+    middle = by_group[["lon", "lat"]].median()
+    size = by_group.size()
+    lon0 = middle["lon"].reindex(range(len(labels))).to_numpy()[codes]
+    lat0 = middle["lat"].reindex(range(len(labels))).to_numpy()[codes]
+    checked = ok & (size.reindex(range(len(labels)), fill_value=0).to_numpy()[codes] >= min_parcels)
     km = np.full(len(lon), np.nan)
-    _, _, metres = geod.inv(np.full(ok.sum(), lon0), np.full(ok.sum(), lat0), lon[ok], lat[ok])
-    km[ok] = np.asarray(metres) / 1000.0
-    dist[:] = km
-    ids = _ids(parcels, id_column)
-    for i in np.flatnonzero(km > max_km):
-        row = parcels.iloc[i]
-        diagnostics.warn(
-            "far_outside",
-            f"{row.get('_file')}: parcel {ids[i]!r} (feature {row.get('_row')}) lies "
-            f"{km[i]:,.1f} km from the middle of the layer ({lon0:.4f}°E, {lat0:.4f}°N; limit "
-            f"{max_km:g} km). A wrong CRS, a typing error in its coordinates, or a parcel of "
-            "another park: check it.",
-            file=row.get("_file"), sheet=row.get("_sheet"), row=row.get("_row"),
-            column=id_column, value=round(float(km[i]), 3),
+    if checked.any():
+        _, _, metres = Geod(ellps="GRS80").inv(
+            lon0[checked], lat0[checked], lon[checked], lat[checked]
         )
+        km[checked] = np.asarray(metres) / 1000.0
+    dist[:] = km
+    at = np.flatnonzero(np.nan_to_num(km, nan=-1.0) > max_km)
+    if not len(at):
+        return dist
+    ids = _ids(parcels, id_column)[at]
+    files, rows = _positions(parcels, at)
+    where = [
+        "the middle of the layer" if key_column is None else
+        f"the middle of its {key_column} {labels[c]!r}" if _present(labels[c]) else
+        f"the middle of the parcels without {key_column}"
+        for c in codes[at]
+    ]
+    messages = [
+        f"{f}: parcel {i!r} (feature {r}) lies {k:,.1f} km from {w} ({x:.4f}°E, {y:.4f}°N; "
+        f"limit {max_km:g} km). A wrong CRS, a typing error in its coordinates, or a parcel of "
+        "another park: check it."
+        for f, i, r, k, w, x, y in zip(files, ids, rows, km[at], where, lon0[at], lat0[at],
+                                       strict=True)
+    ]
+    diagnostics.warn_rows(
+        parcels.iloc[at], "far_outside", messages, column=id_column,
+        values=[round(float(k), 3) for k in km[at]],
+    )
     return dist
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value)) and (
+        value is not pd.NA
+    )
 
 
 def tiny_buildings(
@@ -811,7 +951,12 @@ def tiny_buildings(
     id_column: str = "building_id",
 ) -> pd.Series:
     """Warn on building footprints smaller than ``min_footprint_m2`` (kept; often tile-edge cuts)."""
-    area = shapely.area(local_metres(buildings.geometry))
+    area = np.full(len(buildings), np.nan)
+    bounds = _local_bounds(buildings.geometry)  # exact areas only where the bound is not enough
+    look = np.ones(len(buildings), dtype=bool) if bounds is None else ~(
+        bounds[0] >= min_footprint_m2 * _ABOVE)
+    at = np.flatnonzero(look)
+    area[at] = shapely.area(local_metres(buildings.geometry.iloc[at]))
     hit = (np.nan_to_num(area, nan=np.inf) < min_footprint_m2) & (area > 0)
     if hit.any():
         warn_values(
@@ -851,8 +996,10 @@ def tile_edge_cuts(
     b = buildings if buildings.crs.is_geographic else buildings.to_crs(4326)
     geoms = np.asarray(b.geometry.values, dtype=object)
     tree = shapely.STRtree(geoms)
-    i, j = tree.query(geoms, predicate="touches")
+    i, j = tree.query(geoms)  # boxes first: the exact test then skips each footprint's own pair
     keep = i < j
+    i, j = i[keep], j[keep]
+    keep = shapely.touches(geoms[i], geoms[j])
     i, j = i[keep], j[keep]
     if not len(i):
         return pd.DataFrame(columns=cols)

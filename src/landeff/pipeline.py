@@ -698,8 +698,8 @@ def summarise(
         "grades": {str(k): int(v) for k, v in grades.items()},
         "findings": {str(k): int(v) for k, v in codes.items()},
         "by_year": _by_year(enterprise_years),
-        "n_warnings": len(diag.warning_rows),
-        "n_rejected": len(diag.rejected_rows),
+        "n_warnings": diag.n_warnings,
+        "n_rejected": diag.n_rejected,
     }
 
 

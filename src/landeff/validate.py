@@ -6,17 +6,24 @@ every value that was changed or assumed is a recorded warning with the row.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
+from functools import partial
+from itertools import repeat
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
+from pandas.api.types import infer_dtype
 
 from . import checks
 from .errors import Diagnostics, InputError
+from .io.tables import PY_WHITESPACE
 from .schema import FIELDS_BY_NAME, UNITS, Field, alias_table, split_unit, unit_factor
 
 #: Columns landeff writes; input columns with these names are kept as ``input_<name>``.
@@ -36,9 +43,14 @@ NON_DATA_WORDS = ("合计", "总计", "小计", "累计", "total")
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+#: Value of each ASCII character in a credit code (-1 outside the alphabet).
+_USCC_LOOKUP = np.full(128, -1, dtype=np.int64)
+_USCC_LOOKUP[[ord(c) for c in USCC_ALPHABET]] = np.arange(len(USCC_ALPHABET))
 _CODE_FIELDS = frozenset({"uscc", "holder_uscc"})
 _ID_SPLIT = re.compile(r"[,;，；、\s]+")
 _SCI_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+_has_space = re.compile(r"\s").search
+_nfkc = partial(unicodedata.normalize, "NFKC")
 
 
 def uscc_valid(code: str) -> bool:
@@ -102,6 +114,138 @@ def map_headers(
     return found
 
 
+# ----------------------------------------------------------------------------------------------
+# Cell parsing. Each parser reads a whole column at once: the common forms (plain numbers, ISO
+# dates, yes/no words, ASCII text) in bulk with pyarrow, numpy or C-level ``map``; every other
+# text once per distinct value (``_per_unique``) by the rules for one cell (the ``_*_text`` and
+# ``_*_cell`` functions), which say what each parser means.
+# ----------------------------------------------------------------------------------------------
+
+#: Plain ASCII numbers, which pyarrow converts exactly as ``float()`` does.
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+#: Cells looked at to tell whether a text column repeats a few values.
+_SAMPLE = 2000
+_NULL_WORDS = frozenset({"", "-", "—", "--", "/", "无", "null", "None", "nan", "NaN"})
+
+
+def _kinds(cells: np.ndarray, missing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return which cells are text (``str``), and which are neither text nor missing."""
+    if missing is None:
+        missing = pd.isna(cells)
+    if infer_dtype(cells, skipna=True) == "string":
+        return ~missing, np.zeros(len(cells), dtype=bool)
+    text = np.fromiter(map(isinstance, cells, repeat(str)), dtype=bool, count=len(cells))
+    return text, ~text & ~missing
+
+
+def _text_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the cells as objects (None when missing), which are text, and which are neither."""
+    if isinstance(values.dtype, pd.StringDtype):
+        cells = values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+        return cells, ~np.asarray(values.isna()), np.zeros(len(cells), dtype=bool)
+    cells = values.to_numpy(dtype=object)
+    missing = pd.isna(cells)
+    if missing.any():
+        cells = cells.copy()
+        cells[missing] = None
+    return (cells, *_kinds(cells, missing))
+
+
+def _split_cells(values: pd.Series) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Split a column into its text cells and the rest.
+
+    Returns the text cells as a pyarrow string array, their positions, the positions of the
+    cells that are neither text nor missing, and the cells as objects (None for a pyarrow-backed
+    column, whose cells are all text or missing).
+    """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        arr = pa.array(values)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        valid = np.asarray(arr.is_valid())
+        if valid.all():
+            return arr, np.arange(len(arr)), np.empty(0, dtype=np.int64), None
+        return (arr.filter(pa.array(valid)), np.flatnonzero(valid), np.empty(0, dtype=np.int64),
+                None)
+    cells, text, other = _text_cells(values)
+    return pa.array(cells[text], type=pa.string()), np.flatnonzero(text), np.flatnonzero(other), cells
+
+
+def _per_unique(texts: np.ndarray, func: Any) -> tuple[np.ndarray, list[Any]]:
+    """Apply ``func`` to each distinct text once: (code of each text, results by code)."""
+    codes, uniques = pd.factorize(texts)
+    return codes, [func(u) for u in uniques]
+
+
+def _take(codes: np.ndarray, results: list[Any], dtype: Any = object) -> np.ndarray:
+    """Spread results by code back to the cells (``results[codes]`` as an array of ``dtype``)."""
+    if dtype is object:
+        arr = np.fromiter(results, dtype=object, count=len(results))
+    else:
+        arr = np.asarray(results, dtype=dtype)
+    return arr[codes]
+
+
+def _number_text(text: str) -> tuple[float, bool]:
+    """Parse one text cell as a number: (value, not understood)."""
+    text = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
+    if text in _NULL_WORDS:
+        return np.nan, False
+    try:
+        return (float(text[:-1]) / 100.0, False) if text.endswith("%") else (float(text), False)
+    except ValueError:
+        return np.nan, True
+
+
+def _number_texts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Parse text cells (a pyarrow string array without nulls) as numbers: (values, bad).
+
+    Plain numbers (ASCII digits, sign, point, exponent, with white space around) are converted by
+    pyarrow, which reads them and rounds them exactly as ``float()`` does; every other text
+    (separators, full-width digits, percentages, words) by :func:`_number_text`, once per distinct
+    text.
+    """
+    n = len(arr)
+    bad = np.zeros(n, dtype=bool)
+    trimmed = pc.utf8_trim(arr, characters=PY_WHITESPACE)
+    empty = np.asarray(pc.equal(pc.binary_length(trimmed), 0))
+    if empty.any():  # blank cells are missing values (NaN), as float() would not have them
+        trimmed = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), trimmed)
+    try:  # the usual case, a column of plain numbers and blanks: one conversion
+        out = np.asarray(pc.cast(trimmed, pa.float64()), dtype=float).copy()
+        plain = np.isfinite(out) | empty  # nan, inf and the like: as float() reads them, below
+    except pa.ArrowInvalid:
+        out = np.full(n, np.nan)
+        plain = np.asarray(pc.fill_null(pc.match_substring_regex(trimmed, _PLAIN_NUMBER), False))
+        plain_or_blank = plain | empty
+        if plain.any():
+            try:
+                out[plain] = np.asarray(pc.cast(trimmed.filter(pa.array(plain)), pa.float64()))
+            except pa.ArrowInvalid:  # e.g. an exponent too large for pyarrow: float() decides
+                plain_or_blank = empty
+        plain = plain_or_blank
+    rest = ~plain
+    if rest.any():
+        codes, parsed = _per_unique(_texts(arr, rest), _number_text)
+        out[rest] = _take(codes, [p[0] for p in parsed], float)
+        bad[rest] = _take(codes, [p[1] for p in parsed], bool)
+    return out, bad
+
+
+def _texts(arr: pa.Array, mask: np.ndarray) -> np.ndarray:
+    """Return the texts of ``arr`` where ``mask`` holds, as an object array of ``str``."""
+    return arr.filter(pa.array(mask)).to_numpy(zero_copy_only=False)
+
+
+def _number_cell(v: Any) -> tuple[float, bool]:
+    """Parse one cell that is not text (a number, a flag or another object)."""
+    if isinstance(v, bool):
+        return float(v), False
+    if isinstance(v, int | float | np.integer | np.floating):
+        return float(v), False
+    return _number_text(str(v))
+
+
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse cells into floats: numbers as they are, text with thousands separators or full-width digits.
 
@@ -115,42 +259,101 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float), pd.Series(False, index=values.index)
+    arr, text_at, other_at, cells = _split_cells(values)
     out = np.full(len(values), np.nan)
     bad = np.zeros(len(values), dtype=bool)
-    for i, v in enumerate(values.to_numpy(dtype=object)):
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            continue
-        if isinstance(v, bool):
-            out[i] = float(v)
-            continue
-        if isinstance(v, int | float | np.integer | np.floating):
-            out[i] = float(v)
-            continue
-        text = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "").replace(" ", "")
-        if text in {"", "-", "—", "--", "/", "无", "null", "None", "nan", "NaN"}:
-            continue
-        if text.endswith("%"):
-            try:
-                out[i] = float(text[:-1]) / 100.0
-            except ValueError:
-                bad[i] = True
-            continue
-        try:
-            out[i] = float(text)
-        except ValueError:
-            bad[i] = True
+    if len(text_at):
+        out[text_at], bad[text_at] = _number_texts(arr)
+    for i in other_at:
+        assert cells is not None
+        out[i], bad[i] = _number_cell(cells[i])
     return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
 
 
 _CN_DATE = re.compile(r"^(\d{4})年(\d{1,2})月(?:(\d{1,2})日?)?$")
 _SEP_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?(?:[ T].*)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_NAT = pd.NaT
+_NS_MIN = pd.Timestamp.min.ceil("D").to_datetime64().astype("datetime64[s]")
+_NS_MAX = pd.Timestamp.max.floor("D").to_datetime64().astype("datetime64[s]")
+
+
+def _in_ns_range(ts: pd.Timestamp) -> bool:
+    return pd.Timestamp.min <= ts <= pd.Timestamp.max
+
+
+def _date_text(v: str) -> tuple[Any, bool]:
+    """Parse one text cell as a date: (Timestamp or NaT, not understood)."""
+    text = unicodedata.normalize("NFKC", v).strip()
+    if not text:
+        return _NAT, False
+    m = _CN_DATE.match(text) or _SEP_DATE.match(text) or _COMPACT_DATE.match(text)
+    if m is None and re.fullmatch(r"\d{5}(\.0)?", text):
+        return _EXCEL_EPOCH + pd.Timedelta(days=int(float(text))), False
+    if m is None:
+        return _NAT, True
+    try:
+        ts = pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+    except ValueError:
+        return _NAT, True
+    return (ts, False) if _in_ns_range(ts) else (_NAT, True)
+
+
+def _date_cell(v: Any) -> tuple[Any, bool]:
+    """Parse one cell that is not text: a date or time object, or an Excel serial number."""
+    if isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "year"):
+        ts = pd.Timestamp(v)
+        if ts.tzinfo is not None:
+            ts = ts.tz_localize(None)
+        ts = ts.normalize()
+        return (ts, False) if _in_ns_range(ts) else (_NAT, True)
+    if isinstance(v, int | float | np.integer | np.floating):
+        serial = float(v)
+        if 1 <= serial < 200000:
+            return _EXCEL_EPOCH + pd.Timedelta(days=int(serial)), False
+        return _NAT, True
+    return _date_text(str(v))
+
+
+def _date_texts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Parse text cells (a pyarrow string array without nulls) as dates: (datetime64[ns], bad).
+
+    ISO dates (2019-12-31) are converted by pyarrow; every other text by :func:`_date_text`, once
+    per distinct text.
+    """
+    n = len(arr)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    bad = np.zeros(n, dtype=bool)
+    trimmed = pc.utf8_trim(arr, characters=PY_WHITESPACE)
+    iso = np.asarray(pc.match_substring_regex(trimmed, r"^\d{4}-\d{2}-\d{2}$"))
+    if iso.any():
+        texts = trimmed.filter(pa.array(iso))
+        parsed = pc.strptime(texts, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # pyarrow rolls days over (2019-02-30 -> 2019-03-02): a real date prints as it was written.
+        printed = pc.cast(pc.cast(parsed, pa.date32()), pa.string())  # (strftime is slow)
+        same = pc.fill_null(pc.equal(printed, texts), False)
+        stamps = parsed.to_numpy(zero_copy_only=False)
+        ok = ~np.isnat(stamps) & np.asarray(same)
+        ok[ok] = (stamps[ok] >= _NS_MIN) & (stamps[ok] <= _NS_MAX)
+        at = np.flatnonzero(iso)[ok]
+        out[at] = stamps[ok].astype("datetime64[ns]")
+        iso[np.flatnonzero(iso)[~ok]] = False  # not a date, or out of range: said below
+    rest = ~iso
+    if rest.any():
+        codes, parsed = _per_unique(_texts(arr, rest), _date_text)
+        stamps_rest = [p[0].to_datetime64() if p[0] is not _NAT else np.datetime64("NaT")
+                       for p in parsed]
+        out[rest] = _take(codes, stamps_rest, "datetime64[ns]")
+        bad[rest] = _take(codes, [p[1] for p in parsed], bool)
+    return out, bad
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse cells into dates: ISO, 2019/12/31, 2019年12月31日, 20191231, Excel serial numbers.
 
-    A month without a day (2019年12月) is the first of that month.
+    A month without a day (2019年12月) is the first of that month. A date that pandas cannot hold
+    (before 1677 or after 2262) is not understood.
 
     Examples
     --------
@@ -162,42 +365,47 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         return values.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]") if getattr(
             values.dt, "tz", None) else values.dt.normalize().astype("datetime64[ns]"), pd.Series(
             False, index=values.index)
-    out: list[Any] = [pd.NaT] * len(values)
-    bad = np.zeros(len(values), dtype=bool)
-    for i, v in enumerate(values.to_numpy(dtype=object)):
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            continue
-        if isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "year"):
-            out[i] = pd.Timestamp(v).normalize()
-            continue
-        if isinstance(v, int | float | np.integer | np.floating):
-            serial = float(v)
-            if 1 <= serial < 200000:
-                out[i] = pd.Timestamp("1899-12-30") + pd.Timedelta(days=int(serial))
-            else:
-                bad[i] = True
-            continue
-        text = unicodedata.normalize("NFKC", str(v)).strip()
-        if not text:
-            continue
-        m = _CN_DATE.match(text) or _SEP_DATE.match(text) or _COMPACT_DATE.match(text)
-        if m is None and re.fullmatch(r"\d{5}(\.0)?", text):
-            out[i] = pd.Timestamp("1899-12-30") + pd.Timedelta(days=int(float(text)))
-            continue
-        if m is None:
-            bad[i] = True
-            continue
-        try:
-            out[i] = pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
-        except ValueError:
-            bad[i] = True
-    return pd.Series(pd.to_datetime(pd.Series(out, dtype=object)), index=values.index).astype(
-        "datetime64[ns]"
-    ), pd.Series(bad, index=values.index)
+    arr, text_at, other, cells = _split_cells(values)
+    n = len(values)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    bad = np.zeros(n, dtype=bool)
+    if len(text_at):
+        out[text_at], bad[text_at] = _date_texts(arr)
+    if len(other):
+        assert cells is not None
+        kinds = cells[other]
+        numeric = np.fromiter(
+            (isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+             for v in kinds), dtype=bool, count=len(kinds),
+        )
+        if numeric.any():  # Excel serial numbers, in bulk
+            serial = kinds[numeric].astype(float)
+            ok = (serial >= 1) & (serial < 200000)
+            days = np.where(ok, serial, 0).astype(np.int64)
+            stamps = (_EXCEL_EPOCH.to_datetime64().astype("datetime64[ns]")
+                      + days.astype("timedelta64[D]"))
+            out[other[numeric]] = np.where(ok, stamps, np.datetime64("NaT"))
+            bad[other[numeric]] = ~ok
+        for i in other[~numeric]:
+            ts, bad[i] = _date_cell(cells[i])
+            out[i] = ts.to_datetime64() if ts is not _NAT else np.datetime64("NaT")
+    return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
 
 
 _TRUE = {"是", "y", "yes", "true", "1", "√", "✓", "规上", "t"}
 _FALSE = {"否", "n", "no", "false", "0", "×", "规下", "f"}
+
+
+def _bool_cell(v: Any) -> tuple[Any, bool]:
+    """Parse one cell as a flag: (True, False or NA, not understood)."""
+    text = unicodedata.normalize("NFKC", str(v)).strip().lower()
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        text = str(int(v)) if float(v).is_integer() else text
+    if text in _TRUE:
+        return True, False
+    if text in _FALSE:
+        return False, False
+    return pd.NA, bool(text)
 
 
 def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -209,27 +417,80 @@ def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     >>> v.tolist(), bad.tolist()
     ([True, False, True, <NA>, <NA>], [False, False, False, False, True])
     """
-    flags: list[Any] = []
-    bad: list[bool] = []
-    for v in values.to_numpy(dtype=object):
-        flag: Any = pd.NA
-        wrong = False
-        if not (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))):
-            text = unicodedata.normalize("NFKC", str(v)).strip().lower()
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                text = str(int(v)) if float(v).is_integer() else text
-            if text in _TRUE:
-                flag = True
-            elif text in _FALSE:
-                flag = False
-            elif text:
-                wrong = True
-        flags.append(flag)
-        bad.append(wrong)
+    arr, text_at, other, cells = _split_cells(values)
+    n = len(values)
+    flag = np.zeros(n, dtype=bool)
+    unknown = np.ones(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    if len(text_at):
+        # Cells that read as a flag once trimmed and lower-cased (ASCII) need no NFKC.
+        key = pc.ascii_lower(pc.utf8_trim(arr, characters=PY_WHITESPACE))
+        yes = np.asarray(pc.is_in(key, value_set=pa.array(sorted(_TRUE))))
+        no = np.asarray(pc.is_in(key, value_set=pa.array(sorted(_FALSE))))
+        empty = np.asarray(pc.equal(pc.binary_length(key), 0))
+        flag[text_at[yes]] = True
+        unknown[text_at[yes | no]] = False
+        rest = ~(yes | no | empty)
+        if rest.any():
+            codes, parsed = _per_unique(_texts(arr, rest), _bool_cell)
+            at = text_at[rest]
+            flag[at] = _take(codes, [p[0] is True for p in parsed], bool)
+            unknown[at] = _take(codes, [p[0] is pd.NA for p in parsed], bool)
+            bad[at] = _take(codes, [p[1] for p in parsed], bool)
+    for i in other:
+        assert cells is not None
+        value, bad[i] = _bool_cell(cells[i])
+        flag[i], unknown[i] = value is True, value is pd.NA
     return (
-        pd.Series(pd.array(flags, dtype="boolean"), index=values.index),
+        pd.Series(pd.arrays.BooleanArray(flag, unknown), index=values.index),
         pd.Series(bad, index=values.index, dtype=bool),
     )
+
+
+def _fold_text(text: str) -> str | None:
+    """NFKC-normalise and strip one text (None when nothing is left)."""
+    text = text.strip() if text.isascii() else unicodedata.normalize("NFKC", text).strip()
+    return text or None
+
+
+def _fold_upper(text: str) -> str | None:
+    folded = _fold_text(text)
+    return folded.upper() or None if folded is not None else None
+
+
+def _text_cell(v: Any, upper: bool) -> str | None:
+    """Text of one cell that is not a string (whole floats lose their ``.0``)."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return (_fold_upper if upper else _fold_text)(str(v))
+
+
+def _fold_all(texts: np.ndarray, *, upper: bool = False) -> list[str | None]:
+    """Return :func:`_fold_text` (or :func:`_fold_upper`) of every text, by C-level ``map``."""
+    items: list[str] = texts.tolist()
+    if not all(map(str.isascii, items)):  # NFKC leaves ASCII as it is
+        items = list(map(_nfkc, items))
+    out: list[str | None] = list(map(str.strip, items))
+    if upper:
+        out = list(map(str.upper, out))  # type: ignore[arg-type]
+    return out if all(out) else [t or None for t in out]
+
+
+def _fold_repeated(values: pd.Series, *, upper: bool = False) -> np.ndarray | None:
+    """Fold a pyarrow-backed text column of few distinct values once per value (else None)."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    if len(values) < 4 * _SAMPLE:
+        return None
+    arr = pa.array(values)
+    if pc.count_distinct(arr.slice(0, _SAMPLE)).as_py() > _SAMPLE // 5:
+        return None
+    encoded = pc.dictionary_encode(arr)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    folded = _fold_all(encoded.dictionary.to_numpy(zero_copy_only=False), upper=upper)
+    lookup = np.fromiter([*folded, None], dtype=object, count=len(folded) + 1)
+    return lookup[np.asarray(pc.fill_null(encoded.indices, -1))]  # -1 (missing): None
 
 
 def _text(values: pd.Series, *, upper: bool = False) -> pd.Series:
@@ -239,25 +500,43 @@ def _text(values: pd.Series, *, upper: bool = False) -> pd.Series:
             values = values.astype("Int64")
         text = values.astype("string")
         return text.astype(object).where(text.notna(), None)
-
-    def one(v: Any) -> Any:
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            return None
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        text = unicodedata.normalize("NFKC", str(v)).strip()
-        if upper:
-            text = text.upper()
-        return text or None
-
-    return values.map(one).astype(object)
+    repeated = _fold_repeated(values, upper=upper)
+    if repeated is not None:
+        return pd.Series(repeated, index=values.index, dtype=object)
+    cells, is_text, other = _text_cells(values)
+    out = np.full(len(cells), None, dtype=object)
+    if is_text.any():
+        out[is_text] = _fold_all(cells[is_text], upper=upper)
+    for i in np.flatnonzero(other):
+        out[i] = _text_cell(cells[i], upper)
+    return pd.Series(out, index=values.index, dtype=object)
 
 
-def _objects(values: pd.Series, func: Any) -> pd.Series:
-    """Apply ``func`` to each cell, keeping the results as Python objects (None stays None)."""
-    return pd.Series(
-        [func(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object
-    )
+def _id_list_text(text: str) -> list[str]:
+    return [p for p in _ID_SPLIT.split(unicodedata.normalize("NFKC", text).strip()) if p]
+
+
+def _id_lists(values: pd.Series) -> pd.Series:
+    """Split cells such as ``P1;P2`` or ``P1，P2`` into lists of ids (an empty list when missing)."""
+    cells, is_text, other = _text_cells(values)
+    at = np.flatnonzero(is_text)
+    texts = cells[at].tolist()
+    # An ASCII letters-and-digits id has no separator and no NFKC form: a list of itself.
+    plain = np.fromiter(map(str.isalnum, texts), dtype=bool, count=len(texts))
+    plain &= np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+    with checks.gc_paused():  # one new list per row: the cyclic collector would run thousands of times
+        parsed = [[t] if p else _id_list_text(t) if t else []
+                  for t, p in zip(texts, plain.tolist(), strict=True)]
+        if len(at) == len(cells):
+            lists = parsed
+        else:
+            lists = [[] for _ in range(len(cells))]
+            for i, ids in zip(at.tolist(), parsed, strict=True):
+                lists[i] = ids
+            for i in np.flatnonzero(other).tolist():
+                lists[i] = _id_list_text(str(cells[i]))
+        out = np.fromiter(lists, dtype=object, count=len(lists))
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _code_cell(v: Any) -> Any:
@@ -272,6 +551,20 @@ def _code_cell(v: Any) -> Any:
         return str(int(v))
     text = unicodedata.normalize("NFKC", str(v)).strip().upper()
     return text or None
+
+
+def _codes(values: pd.Series) -> pd.Series:
+    """:func:`_code_cell` over a column (text cells in bulk)."""
+    repeated = _fold_repeated(values, upper=True)
+    if repeated is not None:
+        return pd.Series(repeated, index=values.index, dtype=object)
+    cells, is_text, other = _text_cells(values)
+    out = np.full(len(cells), None, dtype=object)
+    if is_text.any():
+        out[is_text] = _fold_all(cells[is_text], upper=True)
+    for i in np.flatnonzero(other):
+        out[i] = _code_cell(cells[i])
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def standardise(
@@ -335,28 +628,24 @@ def _parse_field(
     diagnostics: Diagnostics,
 ) -> pd.Series:
     if field.name in _CODE_FIELDS:
-        return _objects(values, _code_cell)
+        return _codes(values)
     if field.dtype in {"id", "text"}:
         return _text(values)
     if field.dtype == "id_list":
-        return values.map(
-            lambda v: [p for p in _ID_SPLIT.split(unicodedata.normalize("NFKC", str(v)).strip()) if p]
-            if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA
-            else []
-        )
+        return _id_lists(values)
     if field.dtype == "date":
         parsed, bad = parse_dates(values)
-        _warn_bad(frame.loc[bad], raw_col, values, field, "date_not_understood",
+        _warn_bad(frame, bad, raw_col, values, field, "date_not_understood",
                   "is not a date landeff understands (use 2021-03-15 or 2021年3月15日); left empty",
                   diagnostics)
         return parsed
     if field.dtype == "bool":
         parsed_b, bad = parse_bools(values)
-        _warn_bad(frame.loc[bad], raw_col, values, field, "flag_not_understood",
+        _warn_bad(frame, bad, raw_col, values, field, "flag_not_understood",
                   "is not 是/否 (yes/no); left empty", diagnostics)
         return parsed_b
     parsed_n, bad = parse_numbers(values)
-    _warn_bad(frame.loc[bad], raw_col, values, field, "number_not_understood",
+    _warn_bad(frame, bad, raw_col, values, field, "number_not_understood",
               "is not a number; left empty", diagnostics)
     if field.dtype == "year":
         return parsed_n
@@ -386,7 +675,8 @@ def _parse_field(
 
 
 def _warn_bad(
-    rows: pd.DataFrame,
+    frame: pd.DataFrame,
+    bad: pd.Series,
     raw_col: str,
     values: pd.Series,
     field: Field,
@@ -394,41 +684,109 @@ def _warn_bad(
     what: str,
     diagnostics: Diagnostics,
 ) -> None:
-    for idx in rows.index:
-        row = rows.loc[idx]
-        diagnostics.warn(
-            code,
-            f"{row.get('_file')}: row {row.get('_row')}, column {raw_col!r}: {values[idx]!r} {what}.",
-            file=row.get("_file"),
-            sheet=row.get("_sheet"),
-            row=row.get("_row"),
-            column=raw_col,
-            value=str(values[idx]),
-        )
+    if not bad.any():
+        return
+    rows = frame.loc[bad]
+    cells = values.loc[rows.index].to_numpy(dtype=object)
+    files = rows["_file"].to_numpy(dtype=object) if "_file" in rows else [None] * len(rows)
+    row_numbers = rows["_row"].to_numpy(dtype=object) if "_row" in rows else [None] * len(rows)
+    messages = [
+        f"{f}: row {r}, column {raw_col!r}: {v!r} {what}."
+        for f, r, v in zip(files, row_numbers, cells, strict=True)
+    ]
+    diagnostics.warn_rows(rows, code, messages, column=raw_col, values=[str(v) for v in cells])
+
+
+_TOTALS = re.compile(rf"^({'|'.join(NON_DATA_WORDS)})[:：]?$", re.IGNORECASE)
+#: The longest totals label (``total:``), in characters other than white space.
+_TOTALS_MAX = max(len(w) for w in NON_DATA_WORDS) + 1
+
+
+def _is_total(text: str) -> bool:
+    """Whether a cell says 合计/总计/小计/累计/total (NFKC, white space ignored).
+
+    NFKC maps each character that is not white space to at least one that is not, and nothing in a
+    label composes, so a cell with more such characters than the longest label is not one: the
+    callers skip those.
+    """
+    return bool(_TOTALS.match(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))))
 
 
 def reject_non_data(frame: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.DataFrame:
     """Reject totals rows (合计, 总计, 小计) and return the rest."""
+    hit = _non_data_rows(frame, diagnostics=diagnostics)
+    return frame.loc[~hit] if hit.any() else frame
+
+
+def _non_data_rows(
+    frame: pd.DataFrame, *, diagnostics: Diagnostics, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Record totals rows (among ``rows``, default all) as rejected; return which rows they are."""
+    hit = np.zeros(len(frame), dtype=bool)
     text_cols = [c for c in frame.columns if c not in POSITION_COLUMNS and (
         frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))]
     if not text_cols or frame.empty:
-        return frame
-    words = "|".join(NON_DATA_WORDS)
-    pattern = re.compile(rf"^({words})[:：]?$", re.IGNORECASE)
-
-    def is_total(v: Any) -> bool:
-        if not isinstance(v, str):
-            return False
-        return bool(pattern.match(re.sub(r"\s+", "", unicodedata.normalize("NFKC", v))))
-
-    hit = np.zeros(len(frame), dtype=bool)
+        return hit
     for col in text_cols:
-        hit |= frame[col].map(is_total).to_numpy(dtype=bool)
+        cells, is_text, _ = _text_cells(frame[col])
+        at = np.flatnonzero(is_text)
+        texts = cells[at].tolist()
+        # A label is short, or holds white space (between its characters); most columns have none.
+        maybe = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) <= _TOTALS_MAX
+        joined = "\x00".join(texts)
+        if len(joined.split(maxsplit=1)[0] if joined.strip() else "") != len(joined):
+            maybe |= np.fromiter(map(_has_space, texts), dtype=bool, count=len(texts))
+        if maybe.any():
+            hit[at[maybe]] |= _take(*_per_unique(cells[at[maybe]], _is_total), dtype=bool)
+    if rows is not None:
+        hit &= rows
     if hit.any():
         diagnostics.reject(
             frame.loc[hit], "non_data", "a totals row (合计/总计), not an enterprise or parcel: not used"
         )
-    return frame.loc[~hit]
+    return hit
+
+
+def uscc_valid_many(codes: Any) -> np.ndarray:
+    """Vectorised :func:`uscc_valid`: one bool per cell (cells that are not text fail).
+
+    Examples
+    --------
+    >>> uscc_valid_many(["91350100M000100Y43", "91350100M000100Y44", None]).tolist()
+    [True, False, False]
+    """
+    cells = np.fromiter(codes, dtype=object, count=len(codes))
+    out = np.zeros(len(cells), dtype=bool)
+    at = np.flatnonzero(_kinds(cells)[0])
+    texts = cells[at].tolist()
+    at = at[np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) == 18]
+    if not len(at):
+        return out
+    # One byte per character ('?' for any that is not ASCII), 18 per code.
+    joined = "".join(cells[at].tolist()).encode("ascii", errors="replace")
+    chars = np.frombuffer(joined, dtype=np.uint8).reshape(len(at), 18)
+    values = _USCC_LOOKUP[chars]  # -1 for a character outside the alphabet
+    check = (31 - (values[:, :17] @ np.asarray(_USCC_WEIGHTS)) % 31) % 31
+    out[at] = (values >= 0).all(axis=1) & (values[:, 17] == check)
+    return out
+
+
+def _refold_codes(values: pd.Series) -> pd.Series:
+    """Return :func:`_codes` of a column that :func:`_codes` made, folding only non-ASCII text."""
+    cells, is_text, other = _text_cells(values)
+    texts = cells[is_text].tolist()
+    if all(map(str.isascii, texts)) and not other.any():
+        return pd.Series(cells, index=values.index, dtype=object)
+    return _codes(values)
+
+
+def _sci_numbers(texts: list[str]) -> np.ndarray:
+    """Return which texts are numbers in scientific notation (``9.13202E+17``)."""
+    maybe = np.fromiter(map(operator.contains, texts, repeat("E")), dtype=bool, count=len(texts))
+    maybe |= np.fromiter(map(operator.contains, texts, repeat("e")), dtype=bool, count=len(texts))
+    at = np.flatnonzero(maybe)
+    maybe[at] = [_SCI_NUMBER.match(texts[i]) is not None for i in at.tolist()]
+    return maybe
 
 
 def check_uscc(
@@ -437,21 +795,54 @@ def check_uscc(
     *,
     diagnostics: Diagnostics,
     on_lost: str = "reject",
+    folded: bool = False,
 ) -> pd.DataFrame:
     """Catch codes that Excel turned into numbers; warn on a bad check character (kept).
 
     A code stored as a number (a float such as 9.13501E+17, or text in that form) has lost its last
     digits. With ``on_lost="reject"`` (enterprise tables, where the code is the identity) the row is
     rejected as ``uscc_lost``; with ``on_lost="blank"`` (parcels, contracts) the code is emptied
-    with a warning and the row kept. The column holds text (or None) afterwards.
+    with a warning and the row kept. The column holds text (or None) afterwards. ``folded`` says
+    the column was made by :func:`standardise`, which saves folding its ASCII text again.
     """
     if column not in frame:
         return frame
-    codes = frame[column]
-    codes = _objects(codes, _code_cell)
-    lost = codes.map(
-        lambda v: isinstance(v, float) or (isinstance(v, str) and bool(_SCI_NUMBER.match(v)))
-    ).astype(bool)
+    codes, lost = _check_codes(frame, column, diagnostics=diagnostics, on_lost=on_lost,
+                               folded=folded)
+    frame = frame.copy(deep=False)
+    frame[column] = codes
+    return frame.loc[~lost] if on_lost == "reject" and lost.any() else frame
+
+
+def _check_codes(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    diagnostics: Diagnostics,
+    on_lost: str,
+    rows: np.ndarray | None = None,
+    folded: bool = False,
+) -> tuple[pd.Series, np.ndarray]:
+    """Do :func:`check_uscc` on ``rows`` (default all) without copying the frame.
+
+    ``folded`` says the column comes from :func:`standardise` (``_codes``): only its text that is
+    not ASCII is folded again (folding ASCII twice changes nothing). Returns the folded codes
+    (emptied where lost, with ``on_lost="blank"``) and which rows lost their code (rejected, with
+    ``on_lost="reject"``).
+    """
+    codes = _refold_codes(frame[column]) if folded else _codes(frame[column])
+    cells = codes.to_numpy()
+    is_text, other_mask = _kinds(cells)
+    lost = np.zeros(len(cells), dtype=bool)
+    valid = np.zeros(len(cells), dtype=bool)
+    at = np.flatnonzero(is_text)
+    which, uniques = pd.factorize(cells[at])  # each distinct code is looked at once
+    lost[at] = _sci_numbers(uniques.tolist())[which]
+    valid[at] = uscc_valid_many(uniques)[which]
+    other = np.flatnonzero(other_mask)
+    lost[other] = [isinstance(v, float) for v in cells[other]]
+    if rows is not None:
+        lost &= rows
     if lost.any():
         # The value reported is what Excel shows of it, e.g. 9.13202E+17.
         shown = frame.loc[lost].copy()
@@ -463,7 +854,6 @@ def check_uscc(
         )
         if on_lost == "reject":
             diagnostics.reject(shown, "uscc_lost", what, column=column)
-            frame = frame.loc[~lost]
         else:
             diagnostics.warn_rows(
                 shown, "uscc_lost",
@@ -472,20 +862,20 @@ def check_uscc(
                 column=column,
             )
             codes = codes.where(~lost, None)
-        codes = codes.loc[frame.index]
-    frame = frame.copy()
-    frame[column] = codes
-    present = codes.notna()
-    bad = present & ~codes.map(lambda v: isinstance(v, str) and uscc_valid(v)).astype(bool)
+    bad = codes.notna().to_numpy() & ~valid & ~lost
+    if rows is not None:
+        bad &= rows
     if bad.any():
+        shown = frame.loc[bad].copy(deep=False)
+        shown[column] = codes.loc[bad]
         diagnostics.warn_rows(
-            frame.loc[bad],
+            shown,
             "uscc_check",
             f"{column} fails the GB 32100-2015 check character; kept as given (real codes like this "
             "exist), but check it against the business licence",
             column=column,
         )
-    return frame
+    return codes, lost
 
 
 def prepare_enterprises(
@@ -493,8 +883,13 @@ def prepare_enterprises(
 ) -> pd.DataFrame:
     """Validate an enterprise table: one row per (uscc or name, year), nothing dropped silently."""
     frame = standardise(raw, "enterprises", diagnostics=diagnostics)
-    frame = reject_non_data(frame, diagnostics=diagnostics)
-    frame = check_uscc(frame, "uscc", diagnostics=diagnostics)
+    # Rows are rejected step by step but dropped once, at the end: each step sees the rows kept.
+    keep = ~_non_data_rows(frame, diagnostics=diagnostics)
+    if "uscc" in frame:
+        codes, lost = _check_codes(frame, "uscc", diagnostics=diagnostics, on_lost="reject",
+                                   rows=keep, folded=True)
+        frame["uscc"] = codes
+        keep &= ~lost
     if "uscc" not in frame and "name" not in frame:
         file = frame["_file"].iloc[0] if len(frame) else "<input>"
         msg = (
@@ -505,10 +900,10 @@ def prepare_enterprises(
     for col in ("uscc", "name"):
         if col not in frame:
             frame[col] = None
-    nobody = frame["uscc"].isna() & frame["name"].isna()
+    nobody = keep & (frame["uscc"].isna() & frame["name"].isna()).to_numpy()
     if nobody.any():
         diagnostics.reject(frame.loc[nobody], "no_identity", "row has neither 统一社会信用代码 nor 企业名称")
-        frame = frame.loc[~nobody]
+        keep &= ~nobody
     if "year" not in frame:
         if default_year is None:
             msg = "the enterprise table has no 年度 (year) column; pass year= (CLI --year)."
@@ -518,13 +913,14 @@ def prepare_enterprises(
             "year_assumed",
             f"the enterprise table has no 年度 column; every row is taken as year {default_year}",
         )
-    noyear = frame["year"].isna()
+    noyear = keep & frame["year"].isna().to_numpy()
     if noyear.any():
         diagnostics.reject(frame.loc[noyear], "no_year", "row has no 年度 (year)", column="year")
-        frame = frame.loc[~noyear]
+        keep &= ~noyear
+    if not keep.all():
+        frame = frame.loc[keep]
     frame["year"] = frame["year"].astype(int)
-    frame["key"] = frame["uscc"].where(frame["uscc"].notna(), "name:" + frame["name"].map(
-        lambda n: normalise_name(n) or ""))
+    frame["key"] = _enterprise_keys(frame)
     frame = _dedupe_enterprise_years(frame, diagnostics=diagnostics)
     checks.money_magnitudes(frame, diagnostics=diagnostics)
     checks.tax_refunds(frame, diagnostics=diagnostics)
@@ -533,37 +929,69 @@ def prepare_enterprises(
     return frame.reset_index(drop=True)
 
 
+def _enterprise_keys(frame: pd.DataFrame) -> pd.Series:
+    """Return the key of each row: its credit code, else ``name:`` and its folded name."""
+    keys = frame["uscc"].to_numpy(dtype=object).copy()
+    no_code = pd.isna(keys)
+    if no_code.any():
+        names, is_text, other = _text_cells(frame["name"])
+        names, is_text, other = names[no_code], is_text[no_code], other[no_code]
+        folded = np.full(len(names), "", dtype=object)
+        if is_text.any():
+            folded[is_text] = _take(*_per_unique(names[is_text], lambda n: normalise_name(n) or ""))
+        for i in np.flatnonzero(other):
+            folded[i] = normalise_name(names[i]) or ""
+        keys[no_code] = ["name:" + n for n in folded]
+    return pd.Series(keys, index=frame.index, dtype=object)
+
+
 def _dedupe_enterprise_years(frame: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.DataFrame:
+    """Merge exact repeats of an (enterprise, year) row; reject all rows of one that differ.
+
+    The records are made group by group, in the order the groups first appear.
+    """
     dup = frame.duplicated(["key", "year"], keep=False)
     if not dup.any():
         return frame
     data_cols = [c for c in frame.columns if c not in POSITION_COLUMNS]
-    groups = frame.loc[dup].groupby(["key", "year"], sort=False)
-    drop_idx: list[Any] = []
-    for _, g in groups:
-        body = g[data_cols].astype(str)
-        if (body.nunique(dropna=False) <= 1).all():
-            diagnostics.warn_rows(
-                g.iloc[1:], "duplicate_merged",
-                f"repeats row {g['_row'].iloc[0]} for the same enterprise and year exactly; merged",
-            )
-            diagnostics.reject(g.iloc[1:], "duplicate_merged", "exact repeat of an earlier row; merged")
-            drop_idx += list(g.index[1:])
-        else:
-            diagnostics.reject(
-                g, "duplicate_conflict",
-                "several different rows for the same enterprise and year; none is used. "
-                "Keep one row per enterprise and year",
-            )
-            drop_idx += list(g.index)
-    return frame.drop(index=drop_idx)
+    rows = frame.loc[dup]
+    group = rows.groupby(["key", "year"], sort=False).ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")
+    rows, group = rows.iloc[order], group[order]
+    first = np.r_[True, group[1:] != group[:-1]]
+    first_at = np.flatnonzero(first)[np.cumsum(first) - 1]  # position of each row's group's first
+    body = rows[data_cols].astype(str).to_numpy(dtype=object)
+    head = body[first_at]
+    same = ((body == head) | (pd.isna(body) & pd.isna(head))).all(axis=1)
+    equal = pd.Series(same).groupby(group).transform("all").to_numpy()
+    merged = equal & ~first
+    conflict = ~equal
+    if merged.any():
+        first_rows = rows["_row"].to_numpy(dtype=object)[first_at]
+        diagnostics.warn_rows(
+            rows.loc[merged],
+            "duplicate_merged",
+            [f"repeats row {r} for the same enterprise and year exactly; merged"
+             for r in first_rows[merged]],
+        )
+    out = merged | conflict
+    diagnostics.reject(
+        rows.loc[out],
+        np.where(merged, "duplicate_merged", "duplicate_conflict")[out].tolist(),
+        np.where(
+            merged, "exact repeat of an earlier row; merged",
+            "several different rows for the same enterprise and year; none is used. "
+            "Keep one row per enterprise and year",
+        )[out].tolist(),
+    )
+    return frame.drop(index=rows.index[out])
 
 
 def prepare_contracts(raw: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.DataFrame:
     """Validate a contracts table keyed by ``parcel_id`` or ``supervision_no``."""
     frame = standardise(raw, "contracts", diagnostics=diagnostics)
     frame = reject_non_data(frame, diagnostics=diagnostics)
-    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank")
+    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank", folded=True)
     checks.money_magnitudes(frame, diagnostics=diagnostics)
     if "parcel_id" not in frame and "supervision_no" not in frame:
         file = frame["_file"].iloc[0] if len(frame) else "<input>"
@@ -599,7 +1027,8 @@ def prepare_parcels(
         (its cost grows with the number of neighbouring pairs: about 4 s per 100,000 irregular
         parcels).
     far_km : float
-        A parcel farther than this from the median centroid is warned about.
+        A parcel farther than this from the middle (median centroid) of its park (``park_id``,
+        else ``county_code``, else the whole layer) is warned about.
 
     Returns
     -------
@@ -610,7 +1039,7 @@ def prepare_parcels(
     """
     frame = standardise(raw, "parcels", diagnostics=diagnostics)
     file = str(frame["_file"].iloc[0]) if len(frame) else "<parcels>"
-    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank")
+    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank", folded=True)
     if "parcel_id" not in frame:
         frame["parcel_id"] = [f"P{i:05d}" for i in range(1, len(frame) + 1)]
         diagnostics.warn(
@@ -635,14 +1064,15 @@ def prepare_parcels(
             "parcel id repeats an earlier parcel; suffixed with #n. Links to this id are ambiguous "
             "and are rejected", column="parcel_id",
         )
-    frame = repair_geometry(frame, diagnostics=diagnostics)
-    checks.slivers(frame, diagnostics=diagnostics, min_area_m2=sliver_m2,
-                   min_width_m=sliver_width_m)
-    report = (
-        checks.overlaps(frame, diagnostics=diagnostics, min_overlap_m2=overlap_m2)
-        if overlap_m2 is not None else None
-    )
-    checks.far_outside(frame, diagnostics=diagnostics, max_km=far_km)
+    with checks.gc_paused():  # the checks make a geometry or two per parcel
+        frame = repair_geometry(frame, diagnostics=diagnostics)
+        checks.slivers(frame, diagnostics=diagnostics, min_area_m2=sliver_m2,
+                       min_width_m=sliver_width_m)
+        report = (
+            checks.overlaps(frame, diagnostics=diagnostics, min_overlap_m2=overlap_m2)
+            if overlap_m2 is not None else None
+        )
+        checks.far_outside(frame, diagnostics=diagnostics, max_km=far_km)
     frame.attrs["ambiguous_ids"] = ambiguous
     frame.attrs["overlaps"] = report
     return frame
@@ -681,9 +1111,11 @@ def prepare_buildings(
         :func:`landeff.checks.tile_edge_cuts`.
     """
     frame = standardise(raw, "buildings", diagnostics=diagnostics)
-    frame = repair_geometry(frame, diagnostics=diagnostics, id_column="building_id")
-    checks.tiny_buildings(frame, diagnostics=diagnostics, min_footprint_m2=min_footprint_m2)
-    edges = checks.tile_edge_cuts(frame, diagnostics=diagnostics, min_pairs=tile_edge_min_pairs)
+    with checks.gc_paused():  # the checks make a geometry or two per building
+        frame = repair_geometry(frame, diagnostics=diagnostics, id_column="building_id")
+        checks.tiny_buildings(frame, diagnostics=diagnostics, min_footprint_m2=min_footprint_m2)
+        edges = checks.tile_edge_cuts(frame, diagnostics=diagnostics,
+                                      min_pairs=tile_edge_min_pairs)
     if "floors" in frame:
         floors = pd.to_numeric(frame["floors"], errors="coerce")
         odd = (floors <= 0) | (floors > max_floors)
@@ -757,19 +1189,24 @@ def repair_geometry(
         before = shapely.area(geoms[invalid])
         after = np.nan_to_num(shapely.area(fixed))
         sub = frame.loc[invalid]
-        for k, (_, row) in enumerate(sub.iterrows()):
-            lost = fixed[k] is None
-            diagnostics.warn(
-                "geometry_lost" if lost else "geometry_repaired",
-                f"{row['_file']}: feature {row['_row']} ({id_column} {row.get(id_column)!r}) had "
-                f"invalid geometry ({reasons[k]}); "
-                + ("make_valid left no polygon, so it is now empty (no area). Redraw it in the source"
-                   if lost else
-                   f"repaired with make_valid, keeping the polygonal parts (area {before[k]:.6g} → "
-                   f"{after[k]:.6g} {crs_units}). Check its shape"),
-                file=row["_file"], sheet=row["_sheet"], row=row["_row"],
-                column="geometry", value=reasons[k],
-            )
+        lost = np.asarray([g is None for g in fixed], dtype=bool)
+        files = sub["_file"].to_numpy(dtype=object)
+        rows = sub["_row"].to_numpy(dtype=object)
+        ids = (sub[id_column].to_numpy(dtype=object) if id_column in sub
+               else np.full(len(sub), None, dtype=object))
+        messages = [
+            f"{f}: feature {r} ({id_column} {i!r}) had invalid geometry ({why}); "
+            + ("make_valid left no polygon, so it is now empty (no area). Redraw it in the source"
+               if gone else
+               f"repaired with make_valid, keeping the polygonal parts (area {a0:.6g} → "
+               f"{a1:.6g} {crs_units}). Check its shape")
+            for f, r, i, why, gone, a0, a1 in zip(files, rows, ids, reasons, lost, before, after,
+                                                  strict=True)
+        ]
+        diagnostics.warn_rows(
+            sub, np.where(lost, "geometry_lost", "geometry_repaired").tolist(), messages,
+            column="geometry", values=list(reasons),
+        )
     if collection.any():
         parts = geoms[collection]
         parts = np.where(shapely.is_valid(parts), parts, shapely.make_valid(parts))

@@ -2,7 +2,8 @@
 
 The frames keep every cell as read (text or number) and the position of each row as a spreadsheet
 shows it, in ``_file``, ``_sheet`` and ``_row``. Header aliases and units are handled by
-:mod:`landeff.validate`.
+:mod:`landeff.validate`. Long CSV files are read with pyarrow once their header is found (cells as
+pandas text columns), short or irregular ones with :mod:`csv`; both give the same rows and cells.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pacsv
 
 from ..errors import InputError
 from ..schema import alias_table, split_unit
@@ -24,6 +29,8 @@ from ..schema import alias_table, split_unit
 HEADER_SEARCH_ROWS = 15
 POSITION_COLUMNS = ["_file", "_sheet", "_row"]
 _NUMBER_TEXT = re.compile(r"^[+-]?[\d,]*\.?\d+%?$")
+#: The characters Python's ``str.strip()`` removes (``str.isspace``), for pyarrow's trim.
+PY_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 #: Second-row headers that only say "the value" of the field above them (税收 over 金额(万元)).
 GENERIC_SUBHEADERS = frozenset(
     {"", "金额", "数额", "数值", "数量", "总额", "合计", "本年", "本期", "本年度", "值", "amount", "value"}
@@ -174,6 +181,31 @@ def _frame_from_rows(
     if not rows:
         msg = f"{where}: the table is empty (no header row)."
         raise InputError(msg)
+    h, n_header, header_cells, notes = _locate_header(
+        rows, kind=kind, where=where, file=file, sheet=sheet, first_row_number=first_row_number
+    )
+    width = max(len(r) for r in rows)
+    header = _header_names(header_cells, width)
+    start = h + n_header
+    body = [r + [None] * (width - len(r)) for r in rows[start:]]
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    return _finish_frame(
+        frame, notes=notes, where=where, file=file, sheet=sheet,
+        first_data_row=first_row_number + start, header_rows=range(
+            first_row_number + h, first_row_number + start),
+    )
+
+
+def _locate_header(
+    rows: list[list[Any]],
+    *,
+    kind: str,
+    where: str,
+    file: str,
+    sheet: str | None,
+    first_row_number: int,
+) -> tuple[int, int, list[Any], list[dict[str, Any]]]:
+    """Find the header: (index of its first row, number of rows, its cells, notes)."""
     notes: list[dict[str, Any]] = []
     h = _find_header(rows, kind)
     n_header = 1
@@ -197,32 +229,68 @@ def _frame_from_rows(
                 "row": first_row_number + h,
             }
         )
-    width = max(len(r) for r in rows)
-    header = [(str(c).strip() if not _blank(c) else f"column_{j + 1}") for j, c in
-              enumerate(list(header_cells) + [None] * (width - len(header_cells)))]
-    header = _dedupe(header)
-    start = h + n_header
-    body = [r + [None] * (width - len(r)) for r in rows[start:]]
-    frame = pd.DataFrame(body, columns=header, dtype=object)
+    return h, n_header, header_cells, notes
+
+
+def _header_names(header_cells: list[Any], width: int) -> list[str]:
+    """Column names from the header cells: blank ones named ``column_<n>``, repeats suffixed."""
+    return _dedupe([(str(c).strip() if not _blank(c) else f"column_{j + 1}") for j, c in
+                    enumerate(list(header_cells) + [None] * (width - len(header_cells)))])
+
+
+def _finish_frame(
+    frame: pd.DataFrame,
+    *,
+    notes: list[dict[str, Any]],
+    where: str,
+    file: str,
+    sheet: str | None,
+    first_data_row: int,
+    header_rows: range,
+) -> pd.DataFrame:
+    """Add the row positions, drop blank rows and set ``attrs`` (see :func:`_frame_from_rows`)."""
     frame["_file"] = file
     frame["_sheet"] = sheet
-    frame["_row"] = range(first_row_number + start, first_row_number + start + len(body))
-    blank = frame.drop(columns=POSITION_COLUMNS).apply(lambda col: col.map(_blank)).all(axis=1)
-    frame = frame.loc[~blank].reset_index(drop=True)
+    frame["_row"] = range(first_data_row, first_data_row + len(frame))
+    maybe_blank = np.arange(len(frame))  # rows blank in every column looked at so far
+    for j in range(len(frame.columns) - 3):
+        if not len(maybe_blank):
+            break
+        maybe_blank = maybe_blank[_blank_cells(frame.iloc[maybe_blank, j])]
+    if len(maybe_blank):
+        keep = np.ones(len(frame), dtype=bool)
+        keep[maybe_blank] = False
+        frame = frame.loc[keep]
+    frame = frame.reset_index(drop=True)
     if frame.empty:
         notes.append(
             {
                 "code": "no_data_rows",
-                "message": f"{where}: the table has a header (row {first_row_number + h}) but no "
+                "message": f"{where}: the table has a header (row {header_rows[0]}) but no "
                 "data rows; nothing was read from it.",
                 "file": file,
                 "sheet": sheet,
             }
         )
-    frame.attrs["header_row"] = first_row_number + h
-    frame.attrs["header_rows"] = list(range(first_row_number + h, first_row_number + start))
+    frame.attrs["header_row"] = header_rows[0]
+    frame.attrs["header_rows"] = list(header_rows)
     frame.attrs["read_warnings"] = notes
     return frame
+
+
+def _blank_cells(values: pd.Series) -> np.ndarray:
+    """Vectorised :func:`_blank` over a column: missing, or text that is only white space."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        arr = pa.array(values)
+        trimmed = pc.utf8_trim(arr, characters=PY_WHITESPACE)
+        return np.asarray(pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), True))
+    cells = values.to_numpy(dtype=object)
+    out = np.fromiter(
+        (c is None or (isinstance(c, float) and c != c) or (isinstance(c, str) and not c.strip())
+         for c in cells),
+        dtype=bool, count=len(cells),
+    )
+    return out
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -294,16 +362,92 @@ def read_table(
 
 
 def _read_csv(path: Path, *, kind: str, encoding: str | None) -> pd.DataFrame:
-    text, used = decode_bytes(path.read_bytes(), file=str(path), encoding=encoding)
+    data = path.read_bytes()
+    text, used = decode_bytes(data, file=str(path), encoding=encoding)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    frame = _frame_from_rows(rows, kind=kind, file=str(path), sheet=None, first_row_number=1)
+    frame = _read_csv_fast(data, text, used, delimiter, kind=kind, file=str(path))
+    if frame is None:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        frame = _frame_from_rows(rows, kind=kind, file=str(path), sheet=None, first_row_number=1)
     frame.attrs["encoding"] = used
     return frame
+
+
+def _read_csv_fast(
+    data: bytes, text: str, used: str, delimiter: str, *, kind: str, file: str
+) -> pd.DataFrame | None:
+    """Read a long CSV with pyarrow: the header rows with :mod:`csv`, the body in one go.
+
+    Gives the frame :func:`_frame_from_rows` would give, with the cells as pandas text (``str``)
+    columns. Returns None when the fast path does not apply: a short file, or a body pyarrow cannot
+    read as a rectangle of cells (rows of different lengths), which :mod:`csv` then reads.
+    """
+    head: list[list[Any]] = []
+    ends: list[int] = []  # character offset after each record of the head
+    consumed = 0
+
+    def lines() -> Any:  # as io.StringIO(text) yields them, without copying the text
+        nonlocal consumed
+        while consumed < len(text):
+            end = text.find("\n", consumed)
+            end = len(text) if end < 0 else end + 1
+            line = text[consumed:end]
+            consumed = end
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    for record in reader:
+        head.append(record)
+        ends.append(consumed)
+        if len(head) > HEADER_SEARCH_ROWS + 1:
+            break
+    else:
+        return None  # the whole file is in the head: the general reader is as fast
+    h, n_header, header_cells, notes = _locate_header(
+        head, kind=kind, where=file, file=file, sheet=None, first_row_number=1
+    )
+    start = h + n_header
+    offset = ends[start - 1]
+    if used in {"utf-8", "utf-8-sig"}:
+        prefix = len(text[:offset].encode("utf-8")) + (3 if used == "utf-8-sig" else 0)
+        body = data[prefix:]
+    else:
+        body = text[offset:].encode("utf-8")
+    head_width = max(len(r) for r in head[:start])
+    # pyarrow reads a rectangle: the body rows must all be this long (else the general reader).
+    n_fields = max(len(r) for r in head[start:])
+    if not n_fields:
+        return None
+    names = [f"f{j}" for j in range(n_fields)]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
+                newlines_in_values=b'"' in body, ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    width = max(head_width, n_fields)
+    header = _header_names(header_cells, width)
+    frame = table.to_pandas()
+    frame.columns = header[:n_fields]
+    for name in header[n_fields:]:
+        frame[name] = None  # cells beyond the longest body row, as the general reader pads them
+    return _finish_frame(
+        frame, notes=notes, where=file, file=file, sheet=None, first_data_row=1 + start,
+        header_rows=range(1 + h, 1 + start),
+    )
 
 
 def _sheet_has_data(ws: Any) -> bool:

@@ -39,6 +39,7 @@ from ..checks import (
     decode_tolerant,
     detect_mojibake,
     gbk_mojibake,
+    gc_paused,
     guess_crs,
     latin1_mojibake,
     text_sample,
@@ -107,14 +108,15 @@ def read_layer(
             msg = f"{path}: file not found."
             raise InputError(msg)
         try:
-            if path.suffix.lower() in PARQUET_SUFFIXES:
-                gdf = _fix_text(gpd.read_parquet(path), file, notes)
-            elif path.suffix.lower() in DBF_SUFFIXES:
-                gdf = _read_dbf_layer(path, file, layer=layer, encoding=encoding, notes=notes)
-            else:
-                gdf = _read_ogr(path, file, layer=layer, encoding=encoding, notes=notes)
-                if encoding is None:
-                    gdf = _fix_text(gdf, file, notes)
+            with gc_paused():  # every geometry is a new object the collector would traverse
+                if path.suffix.lower() in PARQUET_SUFFIXES:
+                    gdf = _fix_text(gpd.read_parquet(path), file, notes)
+                elif path.suffix.lower() in DBF_SUFFIXES:
+                    gdf = _read_dbf_layer(path, file, layer=layer, encoding=encoding, notes=notes)
+                else:
+                    gdf = _read_ogr(path, file, layer=layer, encoding=encoding, notes=notes)
+                    if encoding is None:
+                        gdf = _fix_text(gdf, file, notes)
         except InputError:
             raise
         except Exception as err:
