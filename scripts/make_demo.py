@@ -327,10 +327,7 @@ def place(rng: np.random.Generator, pid: str, geom: Polygon, rect: tuple, plan: 
         l_len, d_len = slot * a, depth * b
         s0 = L0 + k * (slot + gap) + (slot - l_len) / 2
         d0 = D0 + (depth - d_len) * rng.uniform(0.3, 0.7)
-        if horizontal:
-            g = box(s0, d0, s0 + l_len, d0 + d_len)
-        else:
-            g = box(d0, s0, d0 + d_len, s0 + l_len)
+        g = box(s0, d0, s0 + l_len, d0 + d_len) if horizontal else box(d0, s0, d0 + d_len, s0 + l_len)
         if not inner.contains(g):  # irregular (river-cut) parcels: keep the part inside
             g = g.intersection(inner)
             if g.geom_type == "MultiPolygon":
@@ -667,10 +664,7 @@ def generate(out: Path) -> dict[str, float]:
             fl = [(2, 4.5), (2, 4.5)]
             plan = Plan(fl, density=float(rng.uniform(0.17, 0.22)))
         elif r in ("WAREHOUSE", "COMMERCIAL", "UTILITY_WATER", "UTILITY_SEWAGE", "UTILITY_POWER"):
-            if r == "WAREHOUSE":
-                fl = [(1, 9.0), (1, 7.0), (1, 9.0)]
-            else:
-                fl = [(3, 3.9), (1, 6.0), (2, 4.5)]
+            fl = [(1, 9.0), (1, 7.0), (1, 9.0)] if r == "WAREHOUSE" else [(3, 3.9), (1, 6.0), (2, 4.5)]
             plan = Plan(fl, density=float(rng.uniform(0.38, 0.45)), may_shrink=True)
         else:  # old plots: FAR ~ N(0.5, 0.08); density follows from the storeys
             nb = int(rng.integers(2, 5)) if p["area_m2"] > 9000 else int(rng.integers(1, 3))
