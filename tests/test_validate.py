@@ -327,3 +327,14 @@ def test_repeated_enterprise_years_are_recorded_group_by_group():
     merged = d.warnings[d.warnings["code"] == "duplicate_merged"]
     assert merged["row"].tolist() == [5, 7]
     assert "repeats row 3" in merged["message"].iloc[0] and "repeats row 6" in merged["message"].iloc[1]
+
+
+def test_a_real_code_with_an_e_between_digits_is_not_a_lost_number():
+    from landeff.validate import check_uscc
+
+    d = Diagnostics()
+    frame = pd.DataFrame({"uscc": ["910939660001E53999", "9.13E+17", "9.1343E17"],
+                          "_file": "e.csv", "_sheet": None, "_row": [2, 3, 4]})
+    kept = check_uscc(frame, "uscc", diagnostics=d)
+    assert kept["uscc"].tolist() == ["910939660001E53999"]
+    assert d.rejected["row"].tolist() == [3, 4]

@@ -48,7 +48,9 @@ _USCC_LOOKUP = np.full(128, -1, dtype=np.int64)
 _USCC_LOOKUP[[ord(c) for c in USCC_ALPHABET]] = np.arange(len(USCC_ALPHABET))
 _CODE_FIELDS = frozenset({"uscc", "holder_uscc"})
 _ID_SPLIT = re.compile(r"[,;，；、\s]+")
-_SCI_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+# Excel's display of a long number: 9.13E+17 (a sign after E, or a decimal point). A real code may
+# hold an E between digits (910939660001E53999), so "digits E digits" alone is not enough.
+_SCI_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]\d+$|^[+-]?\d+\.\d+[eE]\d+$")
 _has_space = re.compile(r"\s").search
 _nfkc = partial(unicodedata.normalize, "NFKC")
 
