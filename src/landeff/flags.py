@@ -26,7 +26,7 @@ from pyproj import CRS
 from .crs import M2_PER_MU, area_zones, project_by_zone
 from .errors import Diagnostics, PolicyError
 from .periods import add_years, full_years_elapsed
-from .policy import Threshold
+from .policy import FLAG_THRESHOLDS, Threshold
 
 CATEGORY_IDLE = "闲置土地"
 CATEGORY_SUSPECTED = "疑似闲置"
@@ -130,17 +130,7 @@ FINDING_COLUMNS = [
 #: Columns of :attr:`Findings.remainders` (besides the geometry).
 REMAINDER_COLUMNS = ["parcel_id", "area_m2", "area_mu"]
 #: Keys :func:`find` reads from ``thresholds``.
-THRESHOLD_KEYS = (
-    "stopped_kwh",
-    "low_tax_wan_per_mu",
-    "coverage_min",
-    "density_min",
-    "remainder_margin_m",
-    "remainder_min_mu",
-    "remainder_inward_buffer_m",
-    "late_years",
-    "shortfall_ratio",
-)
+THRESHOLD_KEYS = FLAG_THRESHOLDS
 #: Geometry operations on at least this many geometries run in threads (see :func:`_in_threads`).
 PARALLEL_MIN_GEOMETRIES = 2000
 #: Share of the land price charged as the idle-land fee (闲置土地处置办法 article 14).

@@ -433,22 +433,22 @@ _EVAL_KEYS = {
 }
 _INDICATOR_KEYS = {"weight", "benchmark", "benchmark_source", "missing"}
 _THRESHOLD_KEYS = {"value", "unit", "source"}
+#: Thresholds the findings rules (landeff.flags) read.
+FLAG_THRESHOLDS = (
+    "stopped_kwh",
+    "low_tax_wan_per_mu",
+    "coverage_min",
+    "density_min",
+    "remainder_margin_m",
+    "remainder_min_mu",
+    "remainder_inward_buffer_m",
+    "late_years",
+    "shortfall_ratio",
+)
 #: Thresholds the rules always read: every policy must give them a value, except those in
 #: :data:`_MAY_BE_OFF`, which a ``"off"`` value switches off.
 _REQUIRED_THRESHOLDS = frozenset(
-    {
-        "stopped_kwh",
-        "low_tax_wan_per_mu",
-        "coverage_min",
-        "density_min",
-        "remainder_margin_m",
-        "remainder_min_mu",
-        "remainder_inward_buffer_m",
-        "late_years",
-        "shortfall_ratio",
-        "below_scale_min_mu",
-        "exempt_production_years",
-    }
+    {*FLAG_THRESHOLDS, "below_scale_min_mu", "exempt_production_years"}
 )
 _MAY_BE_OFF = frozenset({"low_tax_wan_per_mu", "below_scale_min_mu", "exempt_production_years"})
 _WHOLE_NUMBERS = frozenset({"exempt_production_years"})
