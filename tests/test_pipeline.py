@@ -170,3 +170,20 @@ def test_demo_accounts_for_every_row_and_counts_land_once():
         "UNDEVELOPED_REMAINDER",
         "GRADE_D",
     }
+
+
+def test_ledger_with_a_repeated_supervision_number_keeps_both_and_says_so():
+    con = pd.DataFrame({"电子监管号": ["3604002019B00001"] * 2,
+                        "约定开工时间": ["2019-03-01", "2019-04-01"]})
+    r = landeff.evaluate(contracts=con, as_of="2021-03-01")
+    assert sorted(r.parcels.index) == ["3604002019B00001", "3604002019B00001#2"]
+    w = r.warnings[r.warnings["code"] == "duplicate_parcel_id"]
+    assert w["row"].tolist() == [3]
+
+
+def test_recorded_area_off_by_more_than_one_percent_is_warned_with_its_row(park):
+    park["parcels"]["宗地面积(平方米)"] = [10_200.0, 5_040.0]  # A: 2 % off; B: 0.8 % off
+    r = landeff.evaluate(**park, as_of="2025-06-30")
+    w = r.warnings[r.warnings["code"] == "recorded_area_differs"]
+    assert w["row"].tolist() == [1]
+    assert "10200.0 m² differs from the measured 10000.0 m² by 2.0 %" in w["message"].iloc[0]

@@ -34,6 +34,7 @@ from .validate import (
     prepare_contracts,
     prepare_enterprises,
     prepare_parcels,
+    unique_parcel_ids,
 )
 
 Source = str | os.PathLike[str] | pd.DataFrame | None
@@ -285,7 +286,7 @@ def evaluate(
             par = prepare_parcels(raw_parcels, diagnostics=diag)
         else:
             assert con is not None
-            par = _ledger_parcels(con)
+            par = _ledger_parcels(con, diagnostics=diag)
         ambiguous = set(par.attrs.get("ambiguous_ids", set()))
         if con is not None and raw_parcels is not None:
             par = merge_contracts(par, con, diagnostics=diag)
@@ -476,19 +477,21 @@ def _threshold(policy: Policy, key: str, default: float) -> float:
     return float(t.value) if t is not None and t.value is not None else default
 
 
-def _ledger_parcels(contracts: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Contracts without geometry, as parcels: one per contract row (ledger mode)."""
+def _ledger_parcels(contracts: pd.DataFrame, *, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Contracts without geometry, as parcels: one per contract row (ledger mode).
+
+    The id is the contract's 宗地编号, else its 电子监管号; missing and repeated ids are handled
+    (and warned about) as for a parcel layer.
+    """
     frame = contracts.copy()
     if "parcel_id" not in frame:
         frame["parcel_id"] = frame["supervision_no"]
-    frame["parcel_id"] = frame["parcel_id"].fillna(frame.get("supervision_no"))
-    missing = frame["parcel_id"].isna()
-    frame.loc[missing, "parcel_id"] = [f"C{r}" for r in frame.loc[missing, "_row"]]
-    dup = frame["parcel_id"].duplicated(keep="first")
-    if dup.any():
-        n = frame.groupby("parcel_id").cumcount() + 1
-        frame.loc[dup, "parcel_id"] = frame.loc[dup, "parcel_id"] + "#" + n[dup].astype(str)
-    return gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=CGCS2000)
+    elif "supervision_no" in frame:
+        frame["parcel_id"] = frame["parcel_id"].fillna(frame["supervision_no"])
+    ambiguous = unique_parcel_ids(frame, diagnostics=diagnostics, prefix="C")
+    out = gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=CGCS2000)
+    out.attrs["ambiguous_ids"] = ambiguous
+    return out
 
 
 def merge_contracts(
@@ -551,18 +554,17 @@ def _check_recorded_area(par: pd.DataFrame, diag: Diagnostics) -> None:
     rec = par["recorded_area_m2"]
     rel = (rec - par["area_m2"]).abs() / par["area_m2"].where(par["area_m2"] > 0)
     off = rel > RECORDED_AREA_TOLERANCE
-    for _, row in par.loc[off].iterrows():
-        diag.warn(
-            "recorded_area_differs",
-            f"parcel {row['parcel_id']}: recorded area {row['recorded_area_m2']:.1f} m² differs from "
-            f"the measured {row['area_m2']:.1f} m² by {100 * abs(row['recorded_area_m2'] - row['area_m2']) / row['area_m2']:.1f} %; "  # noqa: E501
-            "per-mu figures use the measured area (policy area_source = 'recorded' to change)",
-            file=row.get("_file"),
-            sheet=row.get("_sheet"),
-            row=row.get("_row"),
-            column="recorded_area_m2",
-            value=row["recorded_area_m2"],
-        )
+    if not off.any():
+        return
+    bad = par.loc[off]
+    messages = (
+        "parcel " + bad["parcel_id"].astype(str) + ": recorded area "
+        + bad["recorded_area_m2"].map("{:.1f}".format) + " m² differs from the measured "
+        + bad["area_m2"].map("{:.1f}".format) + " m² by "
+        + (100 * rel[off]).map("{:.1f}".format)
+        + " %; per-mu figures use the measured area (policy area_source = 'recorded' to change)"
+    )
+    diag.warn_rows(bad, "recorded_area_differs", messages, column="recorded_area_m2")
 
 
 def _empty_pieces(crs: Any) -> gpd.GeoDataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import partial
 from itertools import repeat
 from typing import Any
@@ -502,15 +503,20 @@ def _text(values: pd.Series, *, upper: bool = False) -> pd.Series:
             values = values.astype("Int64")
         text = values.astype("string")
         return text.astype(object).where(text.notna(), None)
+    return _fold_column(values, upper=upper, other=lambda v: _text_cell(v, upper))
+
+
+def _fold_column(values: pd.Series, *, upper: bool, other: Callable[[Any], Any]) -> pd.Series:
+    """Fold a column's text cells in bulk (NFKC, stripped); ``other`` handles non-text cells."""
     repeated = _fold_repeated(values, upper=upper)
     if repeated is not None:
         return pd.Series(repeated, index=values.index, dtype=object)
-    cells, is_text, other = _text_cells(values)
+    cells, is_text, rest = _text_cells(values)
     out = np.full(len(cells), None, dtype=object)
     if is_text.any():
         out[is_text] = _fold_all(cells[is_text], upper=upper)
-    for i in np.flatnonzero(other):
-        out[i] = _text_cell(cells[i], upper)
+    for i in np.flatnonzero(rest):
+        out[i] = other(cells[i])
     return pd.Series(out, index=values.index, dtype=object)
 
 
@@ -557,16 +563,7 @@ def _code_cell(v: Any) -> Any:
 
 def _codes(values: pd.Series) -> pd.Series:
     """:func:`_code_cell` over a column (text cells in bulk)."""
-    repeated = _fold_repeated(values, upper=True)
-    if repeated is not None:
-        return pd.Series(repeated, index=values.index, dtype=object)
-    cells, is_text, other = _text_cells(values)
-    out = np.full(len(cells), None, dtype=object)
-    if is_text.any():
-        out[is_text] = _fold_all(cells[is_text], upper=True)
-    for i in np.flatnonzero(other):
-        out[i] = _code_cell(cells[i])
-    return pd.Series(out, index=values.index, dtype=object)
+    return _fold_column(values, upper=True, other=_code_cell)
 
 
 def standardise(
@@ -1050,22 +1047,7 @@ def prepare_parcels(
             "宗地编号 column so results can be matched to the land register.",
             file=file,
         )
-    missing = frame["parcel_id"].isna()
-    if missing.any():
-        frame.loc[missing, "parcel_id"] = [f"P{r:05d}" for r in frame.loc[missing, "_row"]]
-        diagnostics.warn_rows(frame.loc[missing], "parcel_id_generated",
-                              "parcel has no id; one was made from its row number", column="parcel_id")
-    dup = frame["parcel_id"].duplicated(keep="first")
-    ambiguous: set[str] = set()
-    if dup.any():
-        ambiguous = set(frame.loc[dup, "parcel_id"])
-        n = frame.groupby("parcel_id").cumcount() + 1
-        frame.loc[dup, "parcel_id"] = frame.loc[dup, "parcel_id"] + "#" + n[dup].astype(str)
-        diagnostics.warn_rows(
-            frame.loc[dup], "duplicate_parcel_id",
-            "parcel id repeats an earlier parcel; suffixed with #n. Links to this id are ambiguous "
-            "and are rejected", column="parcel_id",
-        )
+    ambiguous = unique_parcel_ids(frame, diagnostics=diagnostics, prefix="P")
     with checks.gc_paused():  # the checks make a geometry or two per parcel
         frame = repair_geometry(frame, diagnostics=diagnostics)
         checks.slivers(frame, diagnostics=diagnostics, min_area_m2=sliver_m2,
@@ -1153,6 +1135,31 @@ def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         )
         out[merged.index.to_numpy()] = merged.to_numpy()
     return out, other
+
+
+def unique_parcel_ids(frame: pd.DataFrame, *, diagnostics: Diagnostics, prefix: str) -> set[str]:
+    """Give every row a unique ``parcel_id`` in place; return the ids that were repeated.
+
+    A missing id is made from the row number (``P00012``); a repeated id is suffixed ``#2``, ``#3``.
+    Both are recorded warnings; links to a repeated id are ambiguous (the caller rejects them).
+    """
+    missing = frame["parcel_id"].isna()
+    if missing.any():
+        frame.loc[missing, "parcel_id"] = [f"{prefix}{r:05d}" for r in frame.loc[missing, "_row"]]
+        diagnostics.warn_rows(frame.loc[missing], "parcel_id_generated",
+                              "parcel has no id; one was made from its row number", column="parcel_id")
+    dup = frame["parcel_id"].duplicated(keep="first")
+    if not dup.any():
+        return set()
+    ambiguous = set(frame.loc[dup, "parcel_id"])
+    n = frame.groupby("parcel_id").cumcount() + 1
+    frame.loc[dup, "parcel_id"] = frame.loc[dup, "parcel_id"] + "#" + n[dup].astype(str)
+    diagnostics.warn_rows(
+        frame.loc[dup], "duplicate_parcel_id",
+        "parcel id repeats an earlier parcel; suffixed with #n. Links to this id are ambiguous "
+        "and are rejected", column="parcel_id",
+    )
+    return ambiguous
 
 
 def repair_geometry(

@@ -12,7 +12,8 @@ Needs the ``postgis`` extra: SQLAlchemy, GeoAlchemy2 and psycopg 3.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
@@ -150,6 +151,21 @@ def _positions(frame: pd.DataFrame, url: str, sheet: str) -> pd.DataFrame:
     return frame
 
 
+@contextmanager
+def _reading(url: str, table: str | None) -> Iterator[Engine]:
+    """Yield an engine for ``url``; turn any database failure into an :class:`InputError`."""
+    engine = _engine(url)
+    try:
+        yield engine
+    except InputError:
+        raise
+    except Exception as err:
+        msg = f"{redact_url(url)}: cannot read {table or 'the query'} ({err})."
+        raise InputError(msg) from err
+    finally:
+        engine.dispose()
+
+
 def read_postgis_layer(
     url: str,
     *,
@@ -178,8 +194,7 @@ def read_postgis_layer(
     GeoDataFrame
         With ``_file`` (URL without password), ``_sheet`` (the table, or ``sql``) and ``_row``.
     """
-    engine = _engine(url)
-    try:
+    with _reading(url, table) as engine:
         query, sheet = _query(engine, url, table, sql)
         geoms = _geometry_columns(engine, query)
         where = f"{redact_url(url)} {sheet if table else 'query'}"
@@ -195,13 +210,6 @@ def read_postgis_layer(
             raise InputError(msg)
         with engine.connect() as conn:
             gdf = gpd.read_postgis(query, conn, geom_col=geom)
-    except InputError:
-        raise
-    except Exception as err:
-        msg = f"{redact_url(url)}: cannot read {table or 'the query'} ({err})."
-        raise InputError(msg) from err
-    finally:
-        engine.dispose()
     if gdf.crs is None:
         crs = check_crs(None, file=f"{redact_url(url)} {sheet}", input_crs=input_crs)
         gdf = gdf.set_crs(crs)
@@ -219,19 +227,11 @@ def read_postgis_table(url: str, *, table: str | None = None, sql: str | None = 
     Geometry columns, if any, are dropped. ``_file``, ``_sheet`` and ``_row`` as in
     :func:`read_postgis_layer`.
     """
-    engine = _engine(url)
-    try:
+    with _reading(url, table) as engine:
         query, sheet = _query(engine, url, table, sql)
         geoms = _geometry_columns(engine, query)
         with engine.connect() as conn:
             frame = pd.read_sql_query(query, conn)
-    except InputError:
-        raise
-    except Exception as err:
-        msg = f"{redact_url(url)}: cannot read {table or 'the query'} ({err})."
-        raise InputError(msg) from err
-    finally:
-        engine.dispose()
     frame = frame.drop(columns=[g for g in geoms if g in frame])
     return _positions(frame, url, sheet)
 
