@@ -244,12 +244,6 @@ def test_multi_park_same_as_single_engine(dask_client, multi_park, multi_park_si
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="grading.grade() sums its INDICATOR_MISSING / ABOVE_SCALE_MISSING warnings over all "
-    "parks of a run, so a split run reports one per part; once they are per row (or per park) "
-    "this passes and the xfail goes",
-)
 def test_multi_park_warnings_same_as_single_engine(dask_client, multi_park, multi_park_single):
     got = evaluate_dask(**multi_park, scheduler=dask_client)
     assert_same_result(got, multi_park_single, exact_warnings=True)

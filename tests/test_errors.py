@@ -37,6 +37,7 @@ def test_frames_are_the_same_as_from_one_record_at_a_time():
         single.warn("x", "m", file=r["_file"], sheet=r["_sheet"], row=r["_row"], column="code",
                     value=r["code"])
     expected = pd.DataFrame(single.warning_rows, columns=WARNING_COLUMNS)
+    expected["row"] = expected["row"].astype("Int64")  # row numbers are always nullable integers
     pd.testing.assert_frame_equal(bulk.warnings, expected)
     pd.testing.assert_frame_equal(single.warnings, expected)
 
@@ -94,3 +95,46 @@ def test_strict_mode_lists_the_first_records():
         d.raise_if_warnings()
     assert str(err.value).count("bulk: m") == 20 and "bad: why" in str(err.value)
     Diagnostics().raise_if_warnings()  # not strict: nothing raised
+
+
+def test_extend_gives_the_frames_of_recording_in_one_place():
+    # The same records, once into one Diagnostics and once split over two and joined.
+    frame = rows(3, tax_wan=[1.0, 2.0, 3.0])
+
+    def first(d):
+        d.warn("a", "one", row=1)
+        d.warn_rows(frame, "b", "bulk", column="tax_wan")
+        d.reject(frame.iloc[:1], "r1", "first rejected", column="tax_wan")
+
+    def second(d):
+        d.warn("c", "two", row=9)
+        d.warn("d", "three", row=10)
+        d.reject(frame.iloc[1:], "r2", "second rejected")
+
+    whole = Diagnostics()
+    first(whole)
+    second(whole)
+    head, tail = Diagnostics(), Diagnostics()
+    first(head)
+    second(tail)
+    head.extend(tail)
+    pd.testing.assert_frame_equal(head.warnings, whole.warnings)
+    pd.testing.assert_frame_equal(head.rejected, whole.rejected)
+    assert head.warnings["code"].tolist() == ["a", "b", "b", "b", "c", "d"]
+    assert head.rejected["reason_code"].tolist() == ["r1", "r2", "r2"]
+    # the appended Diagnostics is left as it was
+    assert tail.warnings["code"].tolist() == ["c", "d"]
+
+
+def test_row_numbers_are_integers_with_or_without_empty_rows():
+    d = Diagnostics()
+    d.warn_rows(rows(2), "bulk", "two rows")
+    d.warn("run", "about the whole run")  # no row
+    w = d.warnings
+    assert str(w["row"].dtype) == "Int64"
+    assert w["row"].tolist()[:2] == [2, 3] and pd.isna(w["row"].iloc[2])
+    # a row that is not a number (a PostGIS key, say) keeps the column as it was
+    e = Diagnostics()
+    e.warn("x", "text row", row="k-17")
+    e.warn("y", "number row", row=4)
+    assert e.warnings["row"].tolist() == ["k-17", 4]

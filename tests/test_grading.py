@@ -189,11 +189,13 @@ def test_jiangsu_benchmark_from_previous_year() -> None:
     assert "2 × park average of 2022 (3 scored firms)" in x["benchmark_basis"]
     codes = diag.warnings["code"].tolist()
     assert "BENCHMARK_CURRENT_YEAR" not in codes
-    # Y used no electricity: no 单位电耗税收 value, 0 points, with a warning naming it
+    # Y used no electricity: no 单位电耗税收 value, 0 points, with a warning naming the firm and
+    # the figure it lacks (its electricity, 0 kWh)
     y = out.set_index("uscc").loc["Y"]
     assert np.isnan(y["tax_yuan_per_kwh"]) and y["pts_tax_yuan_per_kwh"] == 0.0
     w = diag.warnings.set_index("code").loc["INDICATOR_MISSING"]
-    assert w["value"] == "Y" and w["column"] == "tax_yuan_per_kwh"
+    assert w["column"] == "electricity_kwh" and w["value"] == 0.0
+    assert w["message"].startswith("Y: 规上 firm without 单位电耗税收 (tax_yuan_per_kwh)")
 
 
 def test_jiangsu_without_previous_year_uses_current_and_warns() -> None:
@@ -261,7 +263,8 @@ def test_zhejiang_points_and_missing_emissions_get_the_group_average() -> None:
     # shares 20/45/30/5 with n = 3: A = ⌊0.6⌋ = 0, B to ⌊1.95⌋ = 1, D = ⌊0.15⌋ = 0
     assert "".join(out["grade"]) == "BCC"
     w = diag.warnings.set_index("code").loc["INDICATOR_MISSING"]
-    assert "average points" in w["message"] and w["value"] == "E3"
+    assert w["message"].startswith("E3: ") and "average points" in w["message"]
+    assert w["column"] == "emissions_t" and w["value"] is None
 
 
 def test_class_t_for_utilities_and_young_firms(simple: Policy) -> None:
@@ -352,10 +355,17 @@ def test_consecutive_d_from_earlier_years_in_the_data(simple: Policy) -> None:
 
 def test_unreadable_history_is_warned(simple: Policy) -> None:
     ent = firms([float(20 - k) for k in range(20)])
-    ent["grade_history"] = [None] * 19 + ["2022:优秀"]
+    ent["grade_history"] = [None] * 19 + ["2021:D;2022:优秀"]
+    ent["_row"] = range(2, 22)
     out, diag = run(ent, simple)
+    # 2022 is unreadable, so the run of D years is only this year's
     assert out["consecutive_d"].iloc[-1] == 1
-    assert "GRADE_HISTORY_UNREADABLE" in diag.warnings["code"].tolist()
+    # one warning for the entry, at the firm's row, with the entry as value
+    w = diag.warnings
+    assert w["code"].tolist() == ["GRADE_HISTORY_UNREADABLE"]
+    assert (w["row"].iloc[0], w["column"].iloc[0], w["value"].iloc[0]) == (
+        21, "grade_history", "2022:优秀")
+    assert w["message"].iloc[0].startswith("F19: ")
 
 
 def test_year_on_year(simple: Policy) -> None:
@@ -428,3 +438,185 @@ def test_divisions_are_the_first_two_digits_of_each_code():
     # by hand: C2922 -> 29, " 44 " -> 44, x and missing -> none, c13 -> 13 (upper-cased)
     assert got.iloc[[0, 1, 4, 5]].tolist() == ["29", "44", "44", "13"]
     assert got.iloc[[2, 3, 7]].isna().all()
+
+
+# ---------------------------------------------------------------------------------------------
+# warnings per firm row (or per park), whatever the split of the run
+
+# 亩均税收 only, weight 100, benchmark 2 × the park average of the previous year (Jiangsu)
+DERIVED = """
+extends = "jiangsu-huaian-2024"
+[groups.above]
+tax_wan_per_mu = { weight = 100 }
+revenue_wan_per_mu = { weight = 0 }
+tax_yuan_per_kwh = { weight = 0 }
+[groups.below]
+tax_wan_per_mu = { weight = 100 }
+revenue_wan_per_mu = { weight = 0 }
+tax_yuan_per_kwh = { weight = 0 }
+"""
+
+
+@pytest.fixture
+def derived(tmp_path: Path) -> Policy:
+    path = tmp_path / "derived.toml"
+    path.write_text(DERIVED, encoding="utf-8")
+    return load_policy(path)
+
+
+def test_missing_figures_are_warned_once_per_firm_row(simple: Policy) -> None:
+    ent = firms([10.0, np.nan, 5.0, 8.0])
+    ent.loc[2, "land_mu"] = 0.0
+    ent["above_scale"] = pd.array([True, True, True, pd.NA], dtype="boolean")
+    ent["_file"] = "ent.csv"
+    ent["_row"] = [2, 3, 4, 5]
+    out, diag = run(ent, simple)
+    w = diag.warnings.set_index("row")
+    # F03 has no 规上 flag: 规下 (10 亩, in scope); F01 has no tax; F02 has no land (0 亩)
+    assert sorted(w.index) == [3, 4, 5]
+    assert (w.loc[5, "code"], w.loc[5, "column"]) == ("ABOVE_SCALE_MISSING", "above_scale")
+    assert (w.loc[3, "code"], w.loc[3, "column"]) == ("INDICATOR_MISSING", "tax_wan")
+    assert (w.loc[4, "code"], w.loc[4, "column"], w.loc[4, "value"]) == (
+        "INDICATOR_MISSING", "land_mu", 0.0)
+    assert pd.isna(w.loc[5, "value"]) and pd.isna(w.loc[3, "value"])  # missing values
+    assert w.loc[3, "message"].startswith("F01: 规上 firm without 亩均税收 (tax_wan_per_mu): "
+                                          "tax_wan is missing; it gets 0 points")
+    assert "land_mu is missing or not positive" in w.loc[4, "message"]
+    assert (w["file"] == "ent.csv").all()
+    # 10 万元 on 10 亩 = 1 万元/亩 ÷ 10 × 100 = 10 points; 8 万元 → 8 points (F03, as 规下)
+    assert out["pts_tax_wan_per_mu"].tolist() == [10.0, 0.0, 0.0, 8.0]
+
+
+def two_parks() -> pd.DataFrame:
+    """东区 with 2022 and 2023 rows, 西区 with 2023 rows only (and a park tax total below 0)."""
+    rows = [
+        # uscc, park, year, above_scale, land_mu, tax_wan
+        ("a", "东区", 2022, True, 10.0, 100.0),
+        ("b", "东区", 2022, True, 10.0, 100.0),
+        ("c", "东区", 2022, True, 10.0, 100.0),
+        ("a", "东区", 2023, True, 10.0, 100.0),
+        ("b", "东区", 2023, True, 10.0, np.nan),  # no tax
+        ("c", "东区", 2023, pd.NA, 10.0, 30.0),  # no 规上 flag
+        ("d", "西区", 2023, True, 10.0, 50.0),
+        ("e", "西区", 2023, True, 0.0, 10.0),  # no land
+        ("f", "西区", 2023, True, 10.0, -100.0),  # a refund: 西区 totals -40 万元
+    ]
+    frame = pd.DataFrame(rows, columns=["uscc", "park_id", "year", "above_scale", "land_mu",
+                                        "tax_wan"])
+    frame["above_scale"] = frame["above_scale"].astype("boolean")
+    frame["_file"] = "ent.csv"
+    frame["_row"] = np.arange(2, len(frame) + 2)
+    return frame
+
+
+def test_warnings_are_the_same_when_parks_are_graded_apart(derived: Policy) -> None:
+    ey = two_parks()
+    together = Diagnostics()
+    cur = ey[ey["year"] == YEAR].reset_index(drop=True)
+    grade(cur, ey, policy=derived, as_of=AS_OF, year=YEAR, diagnostics=together)
+    apart = []
+    for park in ("东区", "西区"):
+        part = ey[ey["park_id"] == park].reset_index(drop=True)
+        diag = Diagnostics()
+        grade(part[part["year"] == YEAR].reset_index(drop=True), part, policy=derived,
+              as_of=AS_OF, year=YEAR, diagnostics=diag)
+        apart.append(diag.warnings)
+
+    def ordered(w: pd.DataFrame) -> pd.DataFrame:
+        return w.astype(str).sort_values(list(w.columns)).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(ordered(together.warnings), ordered(pd.concat(apart)))
+    w = together.warnings
+    # by hand: b has no tax (row 6); e has no land (row 9); c has no 规上 flag (row 7);
+    # 西区 has no 2022 rows: one warning for the park; its 2023 benchmark is
+    # 2 × (50 − 100) / (10 + 10) = −5 (e, without land, is left out): unusable for d and f
+    assert sorted(zip(w["code"], w["row"].fillna(0).astype(int), strict=True)) == [
+        ("ABOVE_SCALE_MISSING", 7),
+        ("BENCHMARK_CURRENT_YEAR", 0),
+        ("BENCHMARK_UNUSABLE", 8),
+        ("BENCHMARK_UNUSABLE", 10),
+        ("INDICATOR_MISSING", 6),
+        ("INDICATOR_MISSING", 9),
+    ]
+    current_year = w[w["code"] == "BENCHMARK_CURRENT_YEAR"]
+    assert "for park 西区;" in current_year["message"].iloc[0]
+    unusable = w[w["code"] == "BENCHMARK_UNUSABLE"]
+    assert unusable["value"].tolist() == [-5.0, -5.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# many firms in several parks: checked against pandas grouping by the park texts
+
+
+def many_parks(n: int, seed: int, *, blocks: bool) -> pd.DataFrame:
+    """``n`` firms in 4 parks, for the previous year and this one.
+
+    With ``blocks``, each park's rows come together, the parks in an order that is not sorted (as
+    in real tables): pandas then adds up each group with another method when groups are numbered
+    in first-seen order than when numbered in sorted order, and the last bits differ.
+    """
+    rng = np.random.default_rng(seed)
+    parks = np.array(["西区", "东区", "北区", "A区"])  # not sorted
+    park = parks[np.sort(rng.integers(0, 4, n))] if blocks else parks[rng.integers(0, 4, n)]
+    frame = pd.DataFrame(
+        {
+            "uscc": [f"F{i:05d}" for i in range(n)] * 2,
+            "year": [YEAR - 1] * n + [YEAR] * n,
+            "park_id": np.tile(park, 2),
+            "above_scale": pd.array(np.tile(rng.random(n) < 0.6, 2), dtype="boolean"),
+            "industry_code": "3911",
+            "land_mu": np.round(rng.uniform(3.0, 200.0, 2 * n), 3),
+            # magnitudes from 0.001 to 1000 万元, so the order of a sum shows in its last bits
+            "tax_wan": rng.uniform(0, 1, 2 * n) * 10.0 ** rng.integers(-3, 4, 2 * n),
+            "value_added_wan": rng.uniform(10, 5000, 2 * n),
+            "emissions_t": np.where(rng.random(2 * n) < 0.2, np.nan, rng.uniform(0.1, 50, 2 * n)),
+            "energy_tce": rng.uniform(1, 500, 2 * n),
+            "employees": rng.uniform(5, 500, 2 * n),
+            "rd_wan": rng.uniform(0, 100, 2 * n),
+            "revenue_wan": rng.uniform(100, 10000, 2 * n),
+            "electricity_kwh": rng.uniform(1e5, 1e7, 2 * n),
+        }
+    )
+    return frame
+
+
+def test_derived_benchmarks_are_the_park_sums_to_the_last_bit(derived: Policy) -> None:
+    ey = many_parks(3000, seed=1, blocks=True)
+    cur = ey[ey["year"] == YEAR].reset_index(drop=True)
+    out, _ = run(cur, derived, ey)
+    # independently: Σ tax ÷ Σ land of the previous year by park text (all in scope, none T)
+    prev = ey[ey["year"] == YEAR - 1]
+    sums = prev[["tax_wan", "land_mu"]].groupby(prev["park_id"]).sum()
+    expected = cur["park_id"].map(2.0 * (sums["tax_wan"] / sums["land_mu"]))
+    assert (out["bm_tax_wan_per_mu"] == expected).all()
+
+
+def test_group_average_points_to_the_last_bit() -> None:
+    ey = many_parks(3000, seed=2, blocks=True)
+    cur = ey[ey["year"] == YEAR].reset_index(drop=True)
+    out, _ = run(cur, "zhejiang-huangyan-2022", ey)
+    # independently: the mean points of the 规上 firms with emission data, by park text (pools
+    # are "<park> 规上" with several parks); a firm without emission data gets its pool's mean
+    above = out["group"] == "规上"
+    donors = above & out["value_added_wan_per_t"].notna()
+    pts = out["pts_value_added_wan_per_t"]
+    pool = out["park_id"] + " " + out["group"]
+    means = pts[donors].groupby(pool[donors]).mean()
+    filled = above & out["value_added_wan_per_t"].isna()
+    assert filled.sum() > 100
+    assert (pts[filled] == pool[filled].map(means)).all()
+
+
+def test_ranks_within_mixed_parks(simple: Policy) -> None:
+    ent = many_parks(500, seed=3, blocks=False)
+    cur = ent[ent["year"] == YEAR].reset_index(drop=True)
+    cur.loc[::7, "tax_wan"] = 100.0  # ties within each pool
+    out, _ = run(cur, simple, cur)
+    # independently: pandas' rank within (park, group), ties taking the best rank
+    expected = (
+        out["score"].round(9).groupby([out["park_id"], out["group"]])
+        .rank(method="min", ascending=False).astype("int64")
+    )
+    assert (out["rank"].astype("int64") == expected).all()
+    first = out.loc[out["rank"] == 1, "grade_reason"]
+    assert first.str.match(r"rank 1 of \d+ in (西区|东区|北区|A区) 规[上下]: A to rank").all()

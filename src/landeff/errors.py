@@ -222,6 +222,23 @@ class Diagnostics:
         cols["message"] = _text_column(message, n)
         self._rejected.append(_Block({c: cols[c] for c in REJECTED_COLUMNS}, n))
 
+    def extend(self, other: Diagnostics) -> None:
+        """Append everything ``other`` recorded, in its order, after what this one holds.
+
+        Work done out of order (in a background thread) records into its own Diagnostics, which
+        is appended where the work would have recorded in a sequential run: the frames come out
+        the same either way.
+        """
+        for mine, theirs in ((self._warnings, other._warnings), (self._rejected, other._rejected)):
+            for chunk in theirs:
+                if isinstance(chunk, list):
+                    if mine and isinstance(mine[-1], list):
+                        mine[-1].extend(chunk)
+                    else:
+                        mine.append(list(chunk))
+                else:
+                    mine.append(chunk)
+
     # -- reading -----------------------------------------------------------------------------
 
     @property
@@ -299,10 +316,25 @@ class Diagnostics:
 
 
 def _frame(columns: dict[str, np.ndarray], names: list[str]) -> pd.DataFrame:
-    """Build the output frame, inferring each column's dtype as a frame built from records would."""
+    """Build the output frame, inferring each column's dtype as a frame built from records would.
+
+    ``row`` (a spreadsheet row number, or none for a warning about a whole file or run) is always
+    a nullable integer column, so warnings.csv writes ``10027`` whether or not some rows are empty.
+    """
     if not len(columns[names[0]]):
-        return pd.DataFrame([], columns=names)
-    return pd.DataFrame({c: pd.Series(columns[c].tolist()) for c in names}, columns=names)
+        frame = pd.DataFrame([], columns=names)
+    else:
+        frame = pd.DataFrame({c: pd.Series(columns[c].tolist()) for c in names}, columns=names)
+    if "row" in frame:
+        frame["row"] = _row_numbers(frame["row"])
+    return frame
+
+
+def _row_numbers(rows: pd.Series) -> pd.Series:
+    """Return row numbers as ``Int64`` (kept as they are if any is not a whole number)."""
+    numbers = pd.to_numeric(rows, errors="coerce")
+    whole = numbers.isna().eq(rows.isna()).all() and bool((numbers.dropna() % 1 == 0).all())
+    return numbers.astype("Int64") if whole else rows
 
 
 def _text_column(message: Any, n: int) -> np.ndarray:

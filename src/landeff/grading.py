@@ -3,15 +3,21 @@
 Each enterprise in scope gets, per indicator of its group (规上 or 规下), its value, the benchmark,
 the weight and the points ``max(0, value ÷ benchmark × weight)``; the score is the sum. Classes are
 given by rank within each group (and park), with the policy's shares. See docs/policy.md.
+
+Warnings name one enterprise row each (with its place in the input), or one park for a fact about
+a park, so a run split by park (the Dask engine) records the same warnings as one run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .crs import M2_PER_MU
 from .errors import Diagnostics
@@ -30,6 +36,15 @@ PER_MU_FIGURES: dict[str, str] = {
 
 _GRADE_TOKEN = r"^(?:(\d{4})\s*(?:[:：]|年)?\s*)?([ABCDT])\s*类?$"
 
+#: The two groups; a row's group code is 0 for 规上 and 1 for 规下.
+_GROUPS = ("规上", "规下")
+
+#: Class labels; a row's class code indexes this tuple.
+_CLASSES = ("A", "B", "C", "D", "T")
+
+#: Where an enterprise row came from (see docs/architecture.md).
+_POSITION = ["_file", "_sheet", "_row"]
+
 
 def grade(
     enterprises: pd.DataFrame,
@@ -47,7 +62,8 @@ def grade(
     enterprises : pandas.DataFrame
         One row per enterprise (``uscc``) for ``year``, with the figures and per-mu columns of
         docs/architecture.md (``above_scale, industry_code, production_start, land_mu, tax_wan,
-        revenue_wan, ...``; ``park_id``, ``role`` and ``grade_history`` are optional).
+        revenue_wan, ...``; ``park_id``, ``role``, ``grade_history`` and the row's place in the
+        input, ``_file, _sheet, _row``, are optional).
     enterprise_years : pandas.DataFrame
         The same measures for every year in the data: the previous year gives derived benchmarks
         and year-on-year change; earlier ``grade_history`` values feed the consecutive-D count.
@@ -58,7 +74,11 @@ def grade(
     year : int
         Year of the figures.
     diagnostics : Diagnostics
-        Collects warnings (missing values, benchmarks from the current year).
+        Collects warnings: one per enterprise row for a missing 规上 flag
+        (``ABOVE_SCALE_MISSING``), a missing indicator (``INDICATOR_MISSING``, with the missing
+        figure as column and value), an unusable benchmark (``BENCHMARK_UNUSABLE``) or an
+        unreadable ``grade_history`` entry (``GRADE_HISTORY_UNREADABLE``); one per park whose
+        benchmarks come from the current year (``BENCHMARK_CURRENT_YEAR``).
 
     Returns
     -------
@@ -80,9 +100,8 @@ def grade(
     """
     policy = load_policy(policy)
     as_of_ts = pd.Timestamp(as_of)
-    out = enterprises.copy()
-    if "year" in out:
-        years = pd.to_numeric(out["year"], errors="coerce")
+    if "year" in enterprises:
+        years = pd.to_numeric(enterprises["year"], errors="coerce")
         other = years.notna() & (years != year)
         if other.any():
             msg = (
@@ -91,76 +110,93 @@ def grade(
                 "`enterprise_years`."
             )
             raise ValueError(msg)
-    out["land_mu"] = _land_mu(out)
-    out["group"] = _groups(out, diagnostics)
-    status = _status(out, policy, as_of_ts)
-    graded = status["graded"]
-    pool = _pools(out, policy)
+    # columns are only added or replaced, never changed in place: a shallow copy is enough
+    # (pandas copies on write)
+    out = enterprises.copy(deep=False)
+    n = len(out)
+    land = _land_mu(out).to_numpy()
+    out["land_mu"] = land
+    above = _above_scale(out, diagnostics)
+    out["group"] = _text(_GROUPS, np.where(above, 0, 1))
+    graded, class_t, reason_pieces = _status(out, policy, as_of_ts, above)
+    park, parks = _park_codes(out)
+    pool, pool_labels = _pools(out, policy, above, park, parks)
+    prev = _year_rows(enterprise_years, year - 1, _prev_columns(policy))
 
-    bench, basis = _benchmarks(out, graded, enterprise_years, policy, as_of_ts, year, diagnostics)
+    bench, basis = _benchmarks(out, graded, park, parks, prev, policy, as_of_ts, year, diagnostics)
     names = list(dict.fromkeys(i.name for g in policy.groups.values() for i in g.indicators))
-    for name in names:
-        out[name] = _indicator_values(out, INDICATORS[name])
-        for prefix in ("bm_", "w_", "pts_"):
-            out[prefix + name] = np.nan
-
+    values = {name: _indicator_array(out, INDICATORS[name], land) for name in names}
+    cols: dict[str, dict[str, np.ndarray]] = {
+        prefix: {name: np.full(n, np.nan) for name in names} for prefix in ("bm_", "w_", "pts_")
+    }
     for label, group in policy.groups.items():
-        in_group = out["group"] == label
+        in_group = above if label == _GROUPS[0] else ~above if label == _GROUPS[1] else None
+        if in_group is None:
+            continue
+        rows = in_group & graded
         for ind in group.indicators:
             name = ind.name
-            if ind.benchmark is not None:
-                bm = pd.Series(ind.benchmark.value, index=out.index, dtype="float64")
-            else:
-                bm = bench[name]
-            out.loc[in_group, "bm_" + name] = bm[in_group]
-            out.loc[in_group, "w_" + name] = ind.weight
-            value = out[name]
-            has_value = value.notna()
-            bm_ok = bm.notna() & (bm > 0)
-            rows = in_group & graded
-            pts = (value / bm * ind.weight).clip(lower=0.0)
-            pts = pts.where(has_value & bm_ok, 0.0)
-            bad_bm = rows & has_value & ~bm_ok
-            if bad_bm.any():
-                diagnostics.warn(
-                    "BENCHMARK_UNUSABLE",
-                    f"{label} {ind.definition.label_zh} ({name}): the benchmark is missing or not "
-                    f"positive for {int(bad_bm.sum())} firm(s) (park data too thin, or a park "
-                    "total below zero); they get 0 points for this item. Set a fixed benchmark "
-                    "in the policy file.",
-                    column="bm_" + name,
-                    value=_sample(out.loc[bad_bm, "uscc"]) if "uscc" in out else None,
-                )
+            bm = (
+                np.full(n, float(ind.benchmark.value)) if ind.benchmark is not None else bench[name]
+            )
+            cols["bm_"][name][in_group] = bm[in_group]
+            cols["w_"][name][in_group] = ind.weight
+            value = values[name]
+            has_value = ~np.isnan(value)
+            bm_ok = ~np.isnan(bm) & (bm > 0)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                pts = value / bm * ind.weight
+            pts = np.where((pts >= 0) | np.isnan(pts), pts, 0.0)  # as Series.clip(lower=0)
+            pts = np.where(has_value & bm_ok, pts, 0.0)
+            _warn_firms(
+                diagnostics,
+                out,
+                rows & has_value & ~bm_ok,
+                "BENCHMARK_UNUSABLE",
+                f"{label} {ind.definition.label_zh} ({name}): the benchmark is missing or not "
+                "positive (park data too thin, or a park total below zero); 0 points for this "
+                "item. Set a fixed benchmark in the policy file.",
+                column="bm_" + name,
+                values=bm,
+            )
             missing = rows & ~has_value
             if missing.any():
                 if ind.missing == "group_mean":
                     donors = rows & has_value & bm_ok
-                    means = pts[donors].groupby(pool[donors]).mean()
-                    fill = pool.map(means).astype("float64").fillna(0.0)
-                    pts = pts.where(~missing, fill)
-                    what = f"the {label} average points of their group"
+                    key, pool_of_key = _sorted_codes(pool[donors], pool_labels)
+                    means = pd.Series(pts[donors]).groupby(key).mean()
+                    fill = np.zeros(len(pool_labels))
+                    fill[pool_of_key[means.index.to_numpy()]] = means.to_numpy()
+                    pts = np.where(missing, fill[pool], pts)
+                    what = f"the {label} average points of its group"
                 else:
                     what = "0 points"
-                diagnostics.warn(
-                    "INDICATOR_MISSING",
-                    f"{int(missing.sum())} {label} firm(s) have no {ind.definition.label_zh} "
-                    f"({name}: {ind.definition.numerator} or {ind.definition.denominator} "
-                    f"missing or zero); they get {what} for this item (policy {policy.name}).",
-                    column=name,
-                    value=_sample(out.loc[missing, "uscc"]) if "uscc" in out else None,
+                _warn_missing(
+                    diagnostics, out, missing, label, ind.definition, land, what, policy.name
                 )
-            out.loc[rows, "pts_" + name] = pts[rows]
+            cols["pts_"][name][rows] = pts[rows]
 
-    pts_cols = ["pts_" + n for n in names]
-    out["score"] = out[pts_cols].sum(axis=1, min_count=1).where(graded)
-    ranks, classes, reasons = _classes(out["score"], pool, graded, policy)
-    out["rank"] = ranks
-    out["grade"] = classes.where(graded, status["grade"]).astype("string")
-    out["grade_reason"] = reasons.where(graded, status["reason"]).astype("string")
+    for name in names:
+        out[name] = values[name]
+        for prefix in ("bm_", "w_", "pts_"):
+            out[prefix + name] = cols[prefix][name]
+    score = _row_sums([cols["pts_"][name] for name in names])
+    score[~graded] = np.nan
+    out["score"] = score
+    rank, cls, reasons = _classes(score, pool, pool_labels, graded, policy)
+    at = np.flatnonzero(graded)
+    rank_values = np.zeros(n, dtype="int64")
+    rank_values[at] = rank
+    out["rank"] = pd.arrays.IntegerArray(rank_values, ~graded)
+    cls_codes = np.where(class_t, _CLASSES.index("T"), -1)
+    cls_codes[at] = cls
+    out["grade"] = _text(_CLASSES, cls_codes, na=pd.NA)
+    out["grade_reason"] = _combine_text(n, [(at, reasons), *reason_pieces], na=pd.NA)
     out["preset"] = policy.name
     out["benchmark_basis"] = basis
-    out["consecutive_d"] = _consecutive_d(out, enterprise_years, year, diagnostics)
-    yoy = _yoy(out, enterprise_years, year)
+    is_d = cls_codes == _CLASSES.index("D")
+    out["consecutive_d"] = _consecutive_d(out, is_d, enterprise_years, year, diagnostics)
+    yoy = _yoy(out, prev, year)
     for col in yoy:
         out[col] = yoy[col]
     return out
@@ -170,10 +206,97 @@ def grade(
 # inputs
 
 
-def _sample(values: pd.Series, n: int = 10) -> str:
-    items = [str(v) for v in values.head(n)]
-    more = f" (+{len(values) - n} more)" if len(values) > n else ""
-    return "; ".join(items) + more
+def _text(
+    labels: Sequence[str], codes: np.ndarray, *, na: Any = np.nan
+) -> pd.api.extensions.ExtensionArray:
+    """Return ``labels[codes]`` as a pandas string array (code -1: missing).
+
+    ``na`` chooses the dtype: ``np.nan`` gives ``str`` (as pandas infers for text), ``pd.NA``
+    gives ``string``.
+    """
+    arr = pa.array(list(labels), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.array(arr, dtype=pd.StringDtype(na_value=na))
+
+
+def _combine_text(
+    n: int, pieces: Sequence[tuple[np.ndarray, Any]], *, na: Any = np.nan
+) -> pd.api.extensions.ExtensionArray:
+    """Return a string array of ``n`` rows filled from (positions, texts) pieces, else missing."""
+    take = np.full(n, -1, dtype="int64")
+    arrays = []
+    offset = 0
+    for at, texts in pieces:
+        take[at] = offset + np.arange(len(at))
+        arrays.append(texts if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string()))
+        offset += len(at)
+    values = pa.concat_arrays(arrays) if arrays else pa.array([], pa.large_string())
+    return pd.array(values.take(pa.array(take, mask=take < 0)), dtype=pd.StringDtype(na_value=na))
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Return a column as float64 (NaN where missing, unreadable or absent)."""
+    if column not in frame:
+        return np.full(len(frame), np.nan)
+    values = frame[column]
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+
+
+def _warn_firms(
+    diagnostics: Diagnostics | None,
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    code: str,
+    text: str,
+    *,
+    column: str,
+    values: Any = None,
+) -> None:
+    """Record one warning per selected row of ``frame``: ``<uscc>: <text>``, at the row's place.
+
+    ``rows`` is a boolean mask over ``frame``; ``values`` (one per row of ``frame``) is recorded
+    as each warning's value, else ``frame[column]`` where that column exists.
+    """
+    at = np.flatnonzero(rows)
+    if diagnostics is None or not len(at):
+        return
+    if "uscc" in frame:
+        firm = frame["uscc"].iloc[at].astype("string").fillna("(no uscc)")
+        message: Any = (firm + ": " + text).to_numpy(dtype=object)
+    else:
+        message = text
+    if values is not None:
+        values = np.asarray(values)[at]
+    elif column in frame:
+        values = frame[column].iloc[at]
+    where = frame[[c for c in _POSITION if c in frame]].iloc[at]
+    diagnostics.warn_rows(where, code, message, column=column, values=values)
+
+
+def _warn_missing(
+    diagnostics: Diagnostics,
+    frame: pd.DataFrame,
+    missing: np.ndarray,
+    label: str,
+    d: IndicatorDef,
+    land: np.ndarray,
+    what: str,
+    policy_name: str,
+) -> None:
+    """Warn once per firm of ``label`` without a value of ``d``, naming the figure it lacks."""
+    num = _numbers(frame, d.numerator)
+    den = land if d.denominator == "land_mu" else _numbers(frame, d.denominator)
+    no_num = np.isnan(num)
+    no_den = ~(den > 0) & ~no_num
+    head = f"{label} firm without {d.label_zh} ({d.name}): "
+    tail = f"; it gets {what} for this item (policy {policy_name})."
+    for rows, column, why in (
+        (missing & no_num, d.numerator, f"{d.numerator} is missing"),
+        (missing & no_den, d.denominator, f"{d.denominator} is missing or not positive"),
+        (missing & ~no_num & ~no_den, d.name, "the value is not a finite number"),
+    ):
+        _warn_firms(diagnostics, frame, rows, "INDICATOR_MISSING", head + why + tail, column=column)
 
 
 def _land_mu(frame: pd.DataFrame) -> pd.Series:
@@ -184,133 +307,224 @@ def _land_mu(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.nan, index=frame.index, dtype="float64")
 
 
-def _groups(frame: pd.DataFrame, diagnostics: Diagnostics | None) -> pd.Series:
-    """Return ``规上``/``规下``; a missing ``above_scale`` counts as 规下 (with a warning)."""
+def _above_scale(frame: pd.DataFrame, diagnostics: Diagnostics | None) -> np.ndarray:
+    """Return whether each row is 规上; a missing ``above_scale`` counts as 规下 (with a warning)."""
     if "above_scale" not in frame:
-        above = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+        missing = np.ones(len(frame), dtype=bool)
+        above = np.zeros(len(frame), dtype=bool)
     else:
-        above = frame["above_scale"].astype("boolean")
-    if diagnostics is not None and above.isna().any():
-        diagnostics.warn(
-            "ABOVE_SCALE_MISSING",
-            f"{int(above.isna().sum())} enterprise(s) have no 规上 flag (above_scale); they are "
-            "evaluated as 规下. Fill the 规上 column to evaluate them as 规上.",
-            column="above_scale",
-            value=_sample(frame.loc[above.isna(), "uscc"]) if "uscc" in frame else None,
-        )
-    return pd.Series(np.where(above.fillna(False), "规上", "规下"), index=frame.index)
+        flags = frame["above_scale"].astype("boolean")
+        missing = flags.isna().to_numpy()
+        above = flags.fillna(False).to_numpy(dtype=bool)
+    _warn_firms(
+        diagnostics,
+        frame,
+        missing,
+        "ABOVE_SCALE_MISSING",
+        "no 规上 flag (above_scale); evaluated as 规下. Fill the 规上 column to evaluate it as 规上.",
+        column="above_scale",
+    )
+    return above
 
 
 def _status(
-    frame: pd.DataFrame, policy: Policy, as_of: pd.Timestamp, *, reasons: bool = True
-) -> pd.DataFrame:
-    """Return, per row, ``graded`` (bool) and the ``grade``/``reason`` of rows not graded.
+    frame: pd.DataFrame,
+    policy: Policy,
+    as_of: pd.Timestamp,
+    above: np.ndarray,
+    *,
+    reasons: bool = True,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Return which rows are graded, which are class T, and why the others are not graded.
 
-    With ``reasons=False`` only ``graded`` is filled (the other columns stay missing).
+    ``above`` says which rows are 规上 (the others are 规下). The reasons come as (positions,
+    texts) pieces; with ``reasons=False`` the list is empty.
     """
-    idx = frame.index
-    group = frame["group"] if "group" in frame else _groups(frame, None)
+    n = len(frame)
     land = _land_mu(frame)
-    grade_ = pd.Series(pd.NA, index=idx, dtype="string")
-    reason = pd.Series(pd.NA, index=idx, dtype="string")
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
 
     min_mu = policy.threshold("below_scale_min_mu")
     if min_mu.value is None:
-        out_scope = pd.Series(False, index=idx)
+        out_scope = np.zeros(n, dtype=bool)
     else:
-        out_scope = (group == "规下") & ~(land >= min_mu.value)
+        out_scope = ~above & ~(land.to_numpy() >= min_mu.value)
         if reasons and out_scope.any():
             land_txt = (land[out_scope].round(2).astype("string") + " 亩").fillna("no land area")
-            reason[out_scope] = (
+            text = (
                 "out of scope: 规下 with "
                 + land_txt
                 + f" < {min_mu.value:g} 亩 (below_scale_min_mu: {min_mu.source})"
             )
+            pieces.append((np.flatnonzero(out_scope), text.to_numpy(dtype=object)))
 
-    no_scheme = ~group.isin(list(policy.groups)) & ~out_scope
+    has_scheme = np.array([g in policy.groups for g in _GROUPS])
+    no_scheme = ~has_scheme[np.where(above, 0, 1)] & ~out_scope
     if reasons and no_scheme.any():
-        reason[no_scheme] = (
-            "out of scope: policy " + policy.name + " has no evaluation for " + group[no_scheme]
+        at = np.flatnonzero(no_scheme)
+        groups = np.array(_GROUPS, dtype=object)[np.where(above[at], 0, 1)]
+        pieces.append(
+            (at, "out of scope: policy " + policy.name + " has no evaluation for " + groups)
         )
     out_scope = out_scope | no_scheme
 
-    codes = (
-        frame["industry_code"]
-        if "industry_code" in frame
-        else pd.Series(pd.NA, index=idx, dtype="string")
-    )
-    division = _divisions(codes)
-    utility = division.isin(policy.t_divisions) & ~out_scope
-    if reasons and utility.any():
-        grade_[utility] = "T"
-        reason[utility] = (
-            "T: industry code "
-            + codes[utility].astype(str)
-            + " is in division "
-            + division[utility].astype(str)
-            + f" (utilities, GB/T 4754-{policy.industry_code_edition}; {policy.t_source})"
-        )
+    utility = np.zeros(n, dtype=bool)
+    if "industry_code" in frame:
+        codes = frame["industry_code"]
+        labels, division = _division_codes(codes)
+        in_t = pd.Series(division, dtype=object).isin(policy.t_divisions).to_numpy()
+        utility = np.append(in_t, False)[labels] & ~out_scope
+        if reasons and utility.any():
+            at = np.flatnonzero(utility)
+            text = (
+                "T: industry code "
+                + codes.iloc[at].astype(str)
+                + " is in division "
+                + pd.Series(division[labels[at]], index=codes.index[at]).astype(str)
+                + f" (utilities, GB/T 4754-{policy.industry_code_edition}; {policy.t_source})"
+            )
+            pieces.append((at, text.to_numpy(dtype=object)))
 
     years = policy.threshold("exempt_production_years")
-    young = pd.Series(False, index=idx)
+    young = np.zeros(n, dtype=bool)
     if years.value is not None and "production_start" in frame:
         start = pd.to_datetime(frame["production_start"], errors="coerce")
-        due = add_years(start, int(years.value))
-        young = (due > as_of) & ~out_scope & ~utility
+        due = _add_years(start, int(years.value))
+        young = (due > as_of).to_numpy(dtype=bool) & ~out_scope & ~utility
         if reasons and young.any():
-            grade_[young] = "T"
-            reason[young] = (
+            at = np.flatnonzero(young)
+            text = (
                 "T: in production since "
-                + start[young].dt.strftime("%Y-%m-%d")
+                + start.iloc[at].dt.strftime("%Y-%m-%d")
                 + f", less than {years.value:g} full years before as_of "
                 + f"{as_of:%Y-%m-%d} (exempt_production_years: {years.source})"
             )
+            pieces.append((at, text.to_numpy(dtype=object)))
     graded = ~out_scope & ~utility & ~young
-    return pd.DataFrame({"graded": graded, "grade": grade_, "reason": reason}, index=idx)
+    return graded, utility | young, pieces
+
+
+def _add_years(dates: pd.Series, years: int) -> pd.Series:
+    """Return :func:`~landeff.periods.add_years` of each date, worked out once per distinct date."""
+    codes, uniques = pd.factorize(dates)
+    moved = add_years(pd.Series(uniques), years).to_numpy()
+    out = np.append(moved, np.array(["NaT"], dtype=moved.dtype))[codes]  # NaT: code -1
+    return pd.Series(out, index=dates.index)
+
+
+def _division_codes(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's label and the division of each label (the GB/T 4754 first two digits).
+
+    A label stands for one distinct code; a missing code has label -1, which picks the last
+    division, NaN (as does a code without digits). :func:`~landeff.policy.code_digits` runs once
+    per distinct code.
+    """
+    labels, uniques = pd.factorize(codes)
+    text = pd.Series(uniques, dtype=object).astype("string")
+    division = code_digits(text).str.slice(0, 2).to_numpy()
+    return labels, np.append(division.astype(object), np.nan)
 
 
 def _divisions(codes: pd.Series) -> pd.Series:
-    """Return the GB/T 4754 division (first two digits) of industry codes, NaN where none.
-
-    :func:`~landeff.policy.code_digits` runs once per distinct code.
-    """
-    text = codes.astype("string")
-    labels, uniques = pd.factorize(text)
-    if len(uniques) == 0:
-        return code_digits(text).str.slice(0, 2)
-    division = code_digits(pd.Series(uniques, dtype="string")).str.slice(0, 2).to_numpy()
-    out = np.append(division.astype(object), np.nan)[labels]  # a missing code: label -1
-    return pd.Series(out, index=codes.index, dtype=object)
+    """Return the GB/T 4754 division (first two digits) of industry codes, NaN where none."""
+    labels, division = _division_codes(codes)
+    if len(division) == 1:
+        return code_digits(codes.astype("string")).str.slice(0, 2)
+    return pd.Series(division[labels], index=codes.index, dtype=object)
 
 
-def _pools(frame: pd.DataFrame, policy: Policy) -> pd.Series:
-    """Return the ranking pool of each row: group, within park (and tenants apart if separate)."""
-    pool = frame["group"].astype(str)
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return codes into the distinct texts of ``values`` (as ``astype("string")``, missing: "")."""
+    codes, uniques = pd.factorize(values)
+    text = pd.Series(uniques, dtype=object).astype("string").fillna("").tolist()
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(text), codes)
+        text.append("")
+    # distinct values may give the same text (1 and "1")
+    relabel, labels = pd.factorize(pd.Series(text, dtype=object))
+    return relabel[codes], np.asarray(labels, dtype=object)
+
+
+def _park_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's park as a code into the park ids (``""`` for no park)."""
     if "park_id" in frame:
-        park = frame["park_id"].astype("string").fillna("")
-        if park.nunique() > 1:
-            pool = park.astype(str) + " " + pool
+        return _text_codes(frame["park_id"])
+    return np.zeros(len(frame), dtype="int64"), np.array([""] if len(frame) else [], dtype=object)
+
+
+def _pools(
+    frame: pd.DataFrame, policy: Policy, above: np.ndarray, park: np.ndarray, parks: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Return the ranking pool of each row, as codes into pool labels.
+
+    A pool is the group, within the park when the rows hold several parks, with tenants apart
+    when the policy ranks them separately (label ``<park> <group> 租赁``). ``park`` codes each
+    row's park into ``parks`` (see :func:`_park_codes`).
+    """
+    group = np.where(above, 0, 1)
+    use_park = len(parks) > 1
+    tenant = np.zeros(len(frame), dtype="int64")
     if policy.tenant_attribution == "separate" and "role" in frame:
-        tenant = frame["role"].astype("string").fillna("") == "tenant"
-        pool = pool.where(~tenant, pool + " 租赁")
-    return pool
+        tenant = (frame["role"].astype("string").fillna("") == "tenant").to_numpy(dtype="int64")
+    key = (park * 2 + group) * 2 + tenant if use_park else group * 2 + tenant
+    codes, keys = pd.factorize(key)
+    labels = []
+    for k in keys.tolist():
+        label = _GROUPS[(k // 2) % 2]
+        if use_park:
+            label = f"{parks[k // 4]} {label}"
+        labels.append(label + " 租赁" if k % 2 else label)
+    return codes, labels
 
 
-def _indicator_values(frame: pd.DataFrame, d: IndicatorDef) -> pd.Series:
-    """Return an indicator's values: the given column, else numerator × scale ÷ denominator."""
-    value = pd.Series(np.nan, index=frame.index, dtype="float64")
-    if d.name in frame:
-        value = pd.to_numeric(frame[d.name], errors="coerce").astype("float64")
+def _indicator_array(
+    frame: pd.DataFrame, d: IndicatorDef, land: np.ndarray | None = None
+) -> np.ndarray:
+    """Return an indicator's values: the given column, else numerator × scale ÷ denominator.
+
+    ``land`` is the rows' ``land_mu`` when already worked out.
+    """
+    value = _numbers(frame, d.name)
     if d.numerator in frame and (d.denominator in frame or d.denominator == "land_mu"):
-        num = pd.to_numeric(frame[d.numerator], errors="coerce").astype("float64")
-        den = (
-            _land_mu(frame)
-            if d.denominator == "land_mu"
-            else pd.to_numeric(frame[d.denominator], errors="coerce").astype("float64")
-        )
-        computed = (num * d.scale / den).where(den > 0)
-        value = value.fillna(computed)
-    return value.where(np.isfinite(value))
+        num = _numbers(frame, d.numerator)
+        if d.denominator != "land_mu":
+            den = _numbers(frame, d.denominator)
+        else:
+            den = land if land is not None else _land_mu(frame).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            computed = np.where(den > 0, num * d.scale / den, np.nan)
+        value = np.where(np.isnan(value), computed, value)
+    return np.where(np.isfinite(value), value, np.nan)
+
+
+def _year_rows(frame: pd.DataFrame, year: int, columns: set[str]) -> pd.DataFrame:
+    """Return the rows of ``year`` with those of ``columns`` the frame has (no ``year``: none)."""
+    frame = frame[[c for c in frame.columns if c in columns]]
+    if "year" not in frame:
+        return frame.iloc[0:0]
+    return frame[(pd.to_numeric(frame["year"], errors="coerce") == year).to_numpy()]
+
+
+def _prev_columns(policy: Policy) -> set[str]:
+    """Return the columns the previous year's rows are read for (benchmarks, scope, YoY)."""
+    defs = [INDICATORS[i.name] for g in policy.groups.values() for i in g.indicators]
+    defs += _yoy_defs(list(PER_MU_FIGURES))
+    columns = {"uscc", "year", "above_scale", "land_mu", "land_m2", "industry_code"}
+    columns |= {"production_start", "park_id"}
+    return columns | {c for d in defs for c in (d.name, d.numerator, d.denominator)}
+
+
+def _row_sums(columns: list[np.ndarray]) -> np.ndarray:
+    """Return the sum of each row over columns (missing = 0), NaN where all are missing.
+
+    As ``DataFrame.sum(axis=1, min_count=1)``: the columns are added left to right.
+    """
+    total = np.where(np.isnan(columns[0]), 0.0, columns[0])
+    count = (~np.isnan(columns[0])).astype("int64")
+    for col in columns[1:]:
+        total = total + np.where(np.isnan(col), 0.0, col)
+        count += ~np.isnan(col)
+    return np.where(count > 0, total, np.nan)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,15 +533,19 @@ def _indicator_values(frame: pd.DataFrame, d: IndicatorDef) -> pd.Series:
 
 def _benchmarks(
     current: pd.DataFrame,
-    graded: pd.Series,
-    enterprise_years: pd.DataFrame,
+    graded: np.ndarray,
+    park: np.ndarray,
+    parks: np.ndarray,
+    prev: pd.DataFrame,
     policy: Policy,
     as_of: pd.Timestamp,
     year: int,
     diagnostics: Diagnostics,
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Return derived benchmarks per row (one column per indicator) and a basis text per row."""
-    idx = current.index
+) -> tuple[dict[str, np.ndarray], Any]:
+    """Return derived benchmarks per row (one array per indicator) and a basis text per row.
+
+    ``park`` codes each row's park into ``parks``; ``prev`` holds the rows of the year before.
+    """
     derived = [
         INDICATORS[i.name]
         for g in policy.groups.values()
@@ -335,76 +553,91 @@ def _benchmarks(
         if i.benchmark is None
     ]
     derived = list({d.name: d for d in derived}.values())
-    bench = pd.DataFrame(np.nan, index=idx, columns=[d.name for d in derived], dtype="float64")
     if not derived:
-        return bench, pd.Series(f"{policy.name}: fixed benchmarks", index=idx)
+        return {}, pd.Series(f"{policy.name}: fixed benchmarks", index=current.index)
 
-    park = _park(current)
-    # only the columns the scope test and the ratios read (the frames are wide)
-    needed = {"year", "above_scale", "land_mu", "land_m2", "industry_code", "production_start"}
-    needed |= {"park_id"} | {d.numerator for d in derived} | {d.denominator for d in derived}
-    prev = enterprise_years[[c for c in enterprise_years.columns if c in needed]]
-    if "year" in prev:
-        prev = prev[pd.to_numeric(prev["year"], errors="coerce") == year - 1].copy()
-    else:
-        prev = prev.iloc[0:0].copy()
     prev_as_of = pd.Timestamp(add_years(pd.Series([as_of]), -1).iloc[0])
-    prev["group"] = _groups(prev, None)
-    prev_scored = prev[_status(prev, policy, prev_as_of, reasons=False)["graded"]]
-    prev_park = _park(prev_scored)
-    cur_scored = current.loc[graded, [c for c in current.columns if c in needed]]
-    cur_park = park[graded]
+    prev_scored, _, _ = _status(prev, policy, prev_as_of, _above_scale(prev, None), reasons=False)
+    # the previous year's parks, and where each is among this year's (-1: a park gone)
+    prev_codes, prev_labels = _park_codes(prev)
+    to_current = pd.Index(parks).get_indexer(prev_labels)
+    prev_park = np.where(prev_scored, to_current[prev_codes], -1) if len(prev) else prev_codes
+    n_prev = np.bincount(prev_park[prev_park >= 0], minlength=len(parks))
+    n_cur = np.bincount(park[graded], minlength=len(parks))
+    have_prev = n_prev > 0
 
-    parks = pd.Index(park.unique())
-    have_prev = parks.isin(prev_park.unique())
-    basis_by_park: dict[str, str] = {}
-    for p, has in zip(parks, have_prev, strict=True):
-        y = year - 1 if has else year
-        n = int((prev_park == p).sum()) if has else int((cur_park == p).sum())
-        basis_by_park[p] = (
-            f"{policy.name}: {policy.benchmark_factor:g} × park average of {y} ({n} scored firms)"
-        )
-    if not have_prev.all():
-        missing = [str(p) or "(no park_id)" for p in parks[~have_prev]]
+    basis = [
+        f"{policy.name}: {policy.benchmark_factor:g} × park average of "
+        + (f"{year - 1} ({n_p} scored firms)" if has else f"{year} ({n_c} scored firms)")
+        for has, n_p, n_c in zip(have_prev.tolist(), n_prev.tolist(), n_cur.tolist(), strict=True)
+    ]
+    for p in parks[~have_prev]:
         diagnostics.warn(
             "BENCHMARK_CURRENT_YEAR",
-            f"no scored firms of {year - 1} in the data for park(s) {', '.join(missing)}; the "
-            f"{policy.name} benchmarks ({policy.benchmark_factor:g} × the park average) use "
+            f"no scored firms of {year - 1} in the data for park {str(p) or '(no park_id)'}; "
+            f"its {policy.name} benchmarks ({policy.benchmark_factor:g} × the park average) use "
             f"{year} instead of the previous year. Add the {year - 1} figures to follow the rule.",
             column="year",
             value=year - 1,
         )
-    for d in derived:
-        prev_ratio = _ratio_by_park(prev_scored, prev_park, d)
-        cur_ratio = _ratio_by_park(cur_scored, cur_park, d)
-        ratio = pd.Series(
-            np.where(have_prev, prev_ratio.reindex(parks), cur_ratio.reindex(parks)),
-            index=parks,
-            dtype="float64",
-        )
-        bench[d.name] = park.map(ratio * policy.benchmark_factor).astype("float64")
-    return bench, park.map(basis_by_park)
-
-
-def _park(frame: pd.DataFrame) -> pd.Series:
-    if "park_id" in frame:
-        return frame["park_id"].astype("string").fillna("").astype(str)
-    return pd.Series("", index=frame.index, dtype=str)
-
-
-def _ratio_by_park(frame: pd.DataFrame, park: pd.Series, d: IndicatorDef) -> pd.Series:
-    """Return Σ numerator × scale ÷ Σ denominator per park, over rows with both (denominator>0)."""
-    if d.numerator not in frame or (d.denominator not in frame and d.denominator != "land_mu"):
-        return pd.Series(dtype="float64")
-    num = pd.to_numeric(frame[d.numerator], errors="coerce").astype("float64") * d.scale
-    den = (
-        _land_mu(frame)
-        if d.denominator == "land_mu"
-        else pd.to_numeric(frame[d.denominator], errors="coerce").astype("float64")
+    by_prev_park = _ratios_by_park(prev, prev_codes, prev_labels, prev_scored, derived)
+    cur_ratio = (
+        _ratios_by_park(current, park, parks, graded, derived) if not have_prev.all() else None
     )
-    ok = num.notna() & den.notna() & (den > 0)
-    sums = pd.DataFrame({"num": num[ok], "den": den[ok]}).groupby(park[ok]).sum()
-    return (sums["num"] / sums["den"]).astype("float64")
+    gone = to_current < 0
+    bench = {}
+    for d in derived:
+        prev_ratio = np.full(len(parks), np.nan)
+        prev_ratio[to_current[~gone]] = by_prev_park[d.name][~gone]
+        ratio = (
+            prev_ratio if cur_ratio is None else np.where(have_prev, prev_ratio, cur_ratio[d.name])
+        )
+        bench[d.name] = (ratio * policy.benchmark_factor)[park]
+    return bench, _text(basis, park)
+
+
+def _ratios_by_park(
+    frame: pd.DataFrame,
+    park: np.ndarray,
+    parks: np.ndarray,
+    rows: np.ndarray,
+    derived: list[IndicatorDef],
+) -> dict[str, np.ndarray]:
+    """Return, per indicator and park, Σ numerator × scale ÷ Σ denominator.
+
+    ``park`` codes each row's park into ``parks``. The sums run over the selected ``rows`` that
+    have both figures (denominator > 0); NaN for a park without such rows.
+    """
+    key, park_of_key = _sorted_codes(park, parks)
+    out = {}
+    for d in derived:
+        out[d.name] = ratio = np.full(len(parks), np.nan)
+        if d.numerator not in frame or (d.denominator not in frame and d.denominator != "land_mu"):
+            continue
+        num = _numbers(frame, d.numerator) * d.scale
+        den = (
+            _land_mu(frame).to_numpy()
+            if d.denominator == "land_mu"
+            else _numbers(frame, d.denominator)
+        )
+        ok = rows & ~np.isnan(num) & ~np.isnan(den) & (den > 0)
+        sums = pd.DataFrame({"num": num[ok], "den": den[ok]}).groupby(key[ok]).sum()
+        ratio[park_of_key[sums.index.to_numpy()]] = (sums["num"] / sums["den"]).to_numpy()
+    return out
+
+
+def _sorted_codes(codes: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber codes in the sorted order of their labels; return them and each new code's old one.
+
+    How pandas adds up a group's values depends on how the groups are numbered (groups whose
+    rows come in key order are summed with ``np.add.reduceat``, others with compensated sums).
+    Numbered as pandas numbers text keys, group sums and means are exactly those of grouping by
+    the labels themselves.
+    """
+    order = np.argsort(np.asarray(labels, dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(len(order))
+    return rank[codes], order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,55 +645,72 @@ def _ratio_by_park(frame: pd.DataFrame, park: pd.Series, d: IndicatorDef) -> pd.
 
 
 def _classes(
-    score: pd.Series, pool: pd.Series, graded: pd.Series, policy: Policy
-) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Return rank, class and reason of graded rows (others NA).
+    score: np.ndarray,
+    pool: np.ndarray,
+    pool_labels: Sequence[str],
+    graded: np.ndarray,
+    policy: Policy,
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Return rank, class code (into ``_CLASSES``) and reason of the graded rows, in row order.
 
     Within each pool of ``n`` graded firms, sorted by score descending: A = the first ⌊sA·n⌋,
     B up to ⌊(sA+sB)·n⌋, D = the last ⌊sD·n⌋, C the rest. Tied scores share the best (lowest)
     rank, so ties take the better class.
     """
-    idx = score.index
-    rank = pd.Series(pd.NA, index=idx, dtype="Int64")
-    cls = pd.Series(pd.NA, index=idx, dtype="string")
-    reason = pd.Series(pd.NA, index=idx, dtype="string")
-    if not graded.any():
-        return rank, cls, reason
-    s = score[graded].fillna(0.0).round(9)
-    p = pool[graded]
-    r = s.groupby(p).rank(method="min", ascending=False).astype("int64")
-    n = p.map(p.value_counts()).astype("int64")
+    at = np.flatnonzero(graded)
+    s = score[at]
+    s = np.round(np.where(np.isnan(s), 0.0, s), 9)
+    p = pool[at]
+    m = len(at)
+    if not m:
+        return (
+            np.zeros(0, dtype="int64"),
+            np.zeros(0, dtype="int64"),
+            pa.array([], pa.large_string()),
+        )
+    # rank within the pool, best score first; a run of tied scores takes the rank of its first.
+    # Sorted by score, then (stable) by pool: a small integer sort, much faster than lexsort
+    order = np.argsort(-s)
+    small = np.int16 if len(pool_labels) < 2**15 else np.int64
+    order = order[p.astype(small)[order].argsort(kind="stable")]
+    ps, ss = p[order], s[order]
+    pos = np.arange(m)
+    new_pool = np.ones(m, dtype=bool)
+    new_pool[1:] = ps[1:] != ps[:-1]
+    new_score = new_pool.copy()
+    new_score[1:] |= ss[1:] != ss[:-1]
+    first_of_pool = np.maximum.accumulate(np.where(new_pool, pos, 0))
+    first_of_tie = np.maximum.accumulate(np.where(new_score, pos, 0))
+    r = np.empty(m, dtype="int64")
+    r[order] = first_of_tie - first_of_pool + 1
+
+    counts = np.bincount(p, minlength=len(pool_labels))
     shares = policy.shares
     eps = 1e-9
-    n_a = np.floor(n * shares["A"] / 100.0 + eps).astype("int64")
-    n_ab = np.floor(n * (shares["A"] + shares["B"]) / 100.0 + eps).astype("int64")
-    n_d = np.floor(n * shares["D"] / 100.0 + eps).astype("int64")
-    c = np.select([r <= n_a, r <= n_ab, r > n - n_d], ["A", "B", "D"], default="C")
-    at = np.flatnonzero(graded.to_numpy(dtype=bool))
-    rank_values = np.full(len(idx), pd.NA, dtype=object)
-    rank_values[at] = r.to_numpy()
-    rank = pd.Series(rank_values, index=idx, dtype="Int64")
-    cls_values = np.full(len(idx), pd.NA, dtype=object)
-    cls_values[at] = c
-    cls = pd.Series(cls_values, index=idx, dtype="string")
+    n_a, n_ab, n_d = (
+        np.floor(counts * share / 100.0 + eps).astype("int64")
+        for share in (shares["A"], shares["A"] + shares["B"], shares["D"])
+    )
+    n = counts[p]
+    cls = np.select([r <= n_a[p], r <= n_ab[p], r > n - n_d[p]], [0, 1, 3], default=2)
+
     tail = f" (shares A/B/C/D {'/'.join(f'{shares[k]:g}' for k in 'ABCD')}: {policy.shares_source})"
-    reason_values = np.full(len(idx), pd.NA, dtype=object)
-    reason_values[at] = [
-        f"rank {ri} of {ni} in {pi}: A to rank {ai}, B to {abi}, "
+    per_pool = [
+        f" of {ni} in {pi}: A to rank {ai}, B to {abi}, "
         + (f"D from rank {ni - di + 1}" if di > 0 else "no D")
         + tail
-        for ri, ni, pi, ai, abi, di in zip(
-            r.tolist(),
-            n.tolist(),
-            p.tolist(),
-            n_a.tolist(),
-            n_ab.tolist(),
-            n_d.tolist(),
-            strict=True,
+        for ni, pi, ai, abi, di in zip(
+            counts.tolist(), pool_labels, n_a.tolist(), n_ab.tolist(), n_d.tolist(), strict=True
         )
     ]
-    reason = pd.Series(reason_values, index=idx, dtype="string")
-    return rank, cls, reason
+    text = pa.large_string()
+    reason = pc.binary_join_element_wise(
+        pa.scalar("rank ", text),
+        pc.cast(pa.array(r), text),
+        pa.array(per_pool, text).take(pa.array(p)),
+        pa.scalar("", text),
+    )
+    return r, cls, reason
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,25 +718,33 @@ def _classes(
 
 
 def _consecutive_d(
-    out: pd.DataFrame, enterprise_years: pd.DataFrame, year: int, diagnostics: Diagnostics
-) -> pd.Series:
+    out: pd.DataFrame,
+    is_d: np.ndarray,
+    enterprise_years: pd.DataFrame,
+    year: int,
+    diagnostics: Diagnostics,
+) -> np.ndarray:
     """Count consecutive years in class D ending with ``year`` (0 unless graded D this year).
 
-    Past classes come from ``grade_history`` (``2022:D;2023:D`` or ``D,D``, oldest first; an
-    entry without a year is the year before the row's own year, counting back) of this year's
-    row and of earlier rows in ``enterprise_years``, and from an earlier row's ``grade``.
+    ``is_d`` marks the rows of ``out`` in class D. Past classes come from ``grade_history``
+    (``2022:D;2023:D`` or ``D,D``, oldest first; an entry without a year is the year before the
+    row's own year, counting back) of this year's row and of earlier rows in
+    ``enterprise_years``, and from an earlier row's ``grade``.
     """
-    is_d = (out["grade"] == "D").fillna(False).to_numpy()
-    result = pd.Series(0, index=out.index, dtype="int64")
+    result = np.zeros(len(out), dtype="int64")
     if "uscc" not in out or not is_d.any():
         return result
-    sources = [out.assign(year=year)[["uscc", "year"] + _have(out, ["grade_history"])]]
+    # only the histories of firms in class D this year matter (rows are found first, then taken)
+    firms = out["uscc"].iloc[np.flatnonzero(is_d)]
+    at = np.flatnonzero(out["uscc"].isin(firms).to_numpy())
+    this = out[["uscc"] + _have(out, ["grade_history", *_POSITION])].iloc[at]
+    sources = [this.assign(year=year)]
     if {"uscc", "year"} <= set(enterprise_years.columns):
-        older = enterprise_years[pd.to_numeric(enterprise_years["year"], errors="coerce") < year]
-        sources.append(older[["uscc", "year"] + _have(older, ["grade_history", "grade"])])
+        earlier = np.flatnonzero(pd.to_numeric(enterprise_years["year"], errors="coerce") < year)
+        at = earlier[enterprise_years["uscc"].iloc[earlier].isin(firms).to_numpy()]
+        cols = ["uscc", "year"] + _have(enterprise_years, ["grade_history", "grade", *_POSITION])
+        sources.append(enterprise_years[cols].iloc[at])
     rows = pd.concat(sources, ignore_index=True)
-    # only the histories of firms in class D this year matter
-    rows = rows[rows["uscc"].isin(out.loc[is_d, "uscc"])].reset_index(drop=True)
     rows["year"] = pd.to_numeric(rows["year"], errors="coerce")
     # which statement of a past year's class wins: this year's grade_history (2), then an
     # earlier row's computed grade (1), then an earlier row's grade_history (0)
@@ -494,7 +752,7 @@ def _consecutive_d(
 
     parts = []
     if "grade_history" in rows:
-        hist = rows[["uscc", "year", "prio", "grade_history"]].dropna(subset=["grade_history"])
+        hist = rows.dropna(subset=["grade_history"])
         tokens = (
             hist["grade_history"]
             .astype(str)
@@ -506,12 +764,17 @@ def _consecutive_d(
         parsed = tokens.str.upper().str.extract(_GRADE_TOKEN)
         bad = parsed[1].isna()
         if bad.any():
-            diagnostics.warn(
+            where = hist.loc[tokens.index[bad.to_numpy()]]
+            diagnostics.warn_rows(
+                where[_have(where, _POSITION)],
                 "GRADE_HISTORY_UNREADABLE",
-                f"{int(bad.sum())} grade_history entr(y/ies) are not a class A/B/C/D/T with an "
-                "optional year (e.g. '2023:D'); they are ignored in the consecutive-D count.",
+                (
+                    where["uscc"].astype("string").fillna("(no uscc)")
+                    + ": a grade_history entry is not a class A/B/C/D/T with an optional year "
+                    "(e.g. '2023:D'); it is ignored in the consecutive-D count."
+                ).to_numpy(dtype=object),
                 column="grade_history",
-                value=_sample(tokens[bad]),
+                values=tokens[bad].to_numpy(dtype=object),
             )
         parsed = parsed[~bad]
         meta = hist.loc[parsed.index]
@@ -537,7 +800,7 @@ def _consecutive_d(
             )
         )
     if not parts:
-        return result.where(~is_d, 1)
+        return np.where(is_d, 1, 0).astype("int64")
     past = pd.concat(parts, ignore_index=True)
     past = past[past["y"] < year].sort_values("prio", kind="stable")
     past = past.drop_duplicates(["uscc", "y"], keep="last")
@@ -546,8 +809,9 @@ def _consecutive_d(
     d_years = d_years.sort_values(["uscc", "offset"])
     d_years["pos"] = d_years.groupby("uscc").cumcount() + 1
     streak = (d_years["offset"] == d_years["pos"]).groupby(d_years["uscc"]).sum()
-    before = out["uscc"].map(streak).fillna(0).astype("int64")
-    return (before + 1).where(is_d, 0).astype("int64")
+    before = firms.map(streak).fillna(0).to_numpy(dtype="int64")
+    result[is_d] = before + 1
+    return result
 
 
 def _have(frame: pd.DataFrame, cols: list[str]) -> list[str]:
@@ -560,32 +824,38 @@ def _change(cur: pd.Series, prev: pd.Series) -> pd.Series:
     return ((cur.astype("float64") - prev) / prev.abs()).where(prev.notna() & (prev != 0))
 
 
-def _yoy(out: pd.DataFrame, enterprise_years: pd.DataFrame, year: int) -> pd.DataFrame:
+def _yoy_defs(figures: Sequence[str]) -> list[IndicatorDef]:
+    """Return how each per-mu figure is computed (numerator ÷ land_mu unless an indicator)."""
+    return [
+        INDICATORS.get(f) or IndicatorDef(f, f, "万元/亩", PER_MU_FIGURES[f], "land_mu")
+        for f in figures
+    ]
+
+
+def _yoy(out: pd.DataFrame, prev: pd.DataFrame, year: int) -> dict[str, np.ndarray]:
+    """Return ``<figure>_yoy`` per row: the change of each per-mu figure since ``prev``.
+
+    ``prev`` holds the rows of the year before; a firm's first row there is its previous year.
+    """
     figs = [f for f in PER_MU_FIGURES if f in out or PER_MU_FIGURES[f] in out]
-    res = pd.DataFrame(index=out.index)
+    res: dict[str, np.ndarray] = {}
     if not figs:
         return res
-    defs = [
-        INDICATORS.get(f) or IndicatorDef(f, f, "万元/亩", PER_MU_FIGURES[f], "land_mu")
-        for f in figs
-    ]
-    if {"uscc", "year"} <= set(enterprise_years.columns):
-        needed = {"uscc", "year", "land_mu", "land_m2"}
-        needed |= {c for d in defs for c in (d.name, d.numerator, d.denominator)}
-        prev = enterprise_years[[c for c in enterprise_years.columns if c in needed]]
-        prev = prev[pd.to_numeric(prev["year"], errors="coerce") == year - 1]
-        prev = prev.drop_duplicates("uscc").set_index("uscc")
-    else:
-        prev = pd.DataFrame(index=pd.Index([], name="uscc"))
-    # where each firm's previous-year row is (-1: none), as Series.map would look it up
-    at = prev.index.get_indexer(out["uscc"]) if "uscc" in out and len(prev) else None
-    for f, d in zip(figs, defs, strict=True):
-        cur = _indicator_values(out, d)
-        prev_vals = pd.Series(np.nan, index=out.index, dtype="float64")
+    at = None
+    if "uscc" in out and "uscc" in prev and len(prev):
+        first = np.flatnonzero(~prev["uscc"].duplicated().to_numpy())
+        # where each firm's previous-year row is (-1: none), as Series.map would look it up
+        found = pd.Index(prev["uscc"].iloc[first]).get_indexer(out["uscc"])
+        at = np.where(found >= 0, first[found], -1)
+    for f, d in zip(figs, _yoy_defs(figs), strict=True):
+        cur = _indicator_array(out, d)
+        before = np.full(len(out), np.nan)
         if at is not None:
-            before = _indicator_values(prev, d).to_numpy(dtype="float64")
-            prev_vals[:] = np.where(at >= 0, before[at], np.nan)
-        res[f + "_yoy"] = _change(cur, prev_vals)
+            values = _indicator_array(prev, d)
+            before = np.where(at >= 0, values[at], np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = (cur - before) / np.abs(before)
+        res[f + "_yoy"] = np.where(~np.isnan(before) & (before != 0), change, np.nan)
     return res
 
 
