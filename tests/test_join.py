@@ -331,6 +331,7 @@ def _random_polygon(rng, cx, cy, r0, r1, n):
 
 
 def test_pieces_inside_a_parcel_are_what_intersection_returns():
+    from landeff.crs import PolygonRings
     from landeff.join import _clip_pairs
 
     rng = np.random.default_rng(11)
@@ -356,7 +357,8 @@ def test_pieces_inside_a_parcel_are_what_intersection_returns():
     ]
     b = np.array([g for g in buildings if g.is_valid], dtype=object)
     p = np.full(len(b), parcel, dtype=object)
-    got, inside, _ = _clip_pairs(b, p, shapely.is_valid(b))
+    pairs = np.arange(len(b))
+    got, inside, _ = _clip_pairs(b, p, pairs, pairs, shapely.is_valid(b), PolygonRings.of(b))
     expected = shapely.intersection(b, p)
     assert inside.sum() > 250  # mostly the fast path
     assert shapely.equals_exact(got, expected, tolerance=0).all()
@@ -434,3 +436,223 @@ def test_pieces_measured_as_intersections_in_each_parcels_zone():
     in_both = pieces.loc[pieces["building_id"] == "in_both", "footprint_m2"].tolist()
     assert in_both[0] == pytest.approx(100.0)
     assert 100.1 < in_both[1] < 100.4
+
+
+# --- the vectorised helpers give what the plain computation gives -------------------------------
+
+NAMES = [
+    "合成企业0000000有限公司",  # the fast path: ASCII and CJK Unified Ideographs only
+    "Acme-Co.(China)",
+    "某某（上海）有限公司",  # full-width brackets: NFKC makes them ASCII
+    "甲 公司",
+    "甲\u3000公司",  # ideographic space
+    "\t乙公司\n",
+    "丙\u00a0公司",  # no-break space
+    "丁\u2028公司",  # line separator: whitespace that NFKC keeps
+    "\u32b1株式会社",  # circled number: NFKC 36
+    "\uf900公司",  # a CJK compatibility ideograph: NFKC changes it
+    "cafe\u0301",  # a combining accent: NFKC composes it
+    "ﬁne",
+    "",
+    "   ",
+    None,
+    np.nan,
+    "合成企业0000000有限公司",  # repeated: folded once
+    "\ud800bad",  # a lone surrogate: Arrow cannot hold it, folded the plain way
+]
+
+
+@pytest.mark.parametrize("as_str", [False, True])
+def test_fold_names_is_normalise_name(as_str):
+    from landeff.join import _fold_names
+    from landeff.validate import normalise_name
+
+    values = pd.Series(NAMES[:-1] if as_str else NAMES, dtype="str" if as_str else object)
+    expected = [normalise_name(v) for v in values]
+    assert list(_fold_names(values)) == expected
+    assert expected[2] == "某某(上海)有限公司" and expected[4] == "甲公司" and expected[13] is None
+    # numbers in a name column go the plain way (1 and 1.0 must not be folded as one)
+    mixed = pd.Series([1, 1.0, "a b", None], dtype=object)
+    assert list(_fold_names(mixed)) == ["1", "1.0", "ab", None]
+
+
+def test_positions_fast_path_and_fallback():
+    from landeff.join import positions
+
+    pool = np.array(["P1", "P2", "P3"], dtype=object)
+    values = np.array(["P3", "X", "P1", None, "P3"], dtype=object)
+    # by hand: P3 is at 2, X nowhere, P1 at 0, a missing id nowhere
+    assert positions(values, pool).tolist() == [2, -1, 0, -1, 2]
+    assert positions(values, pd.Series(pool, dtype="str")).tolist() == [2, -1, 0, -1, 2]
+    # a pool with a missing id goes through Index.get_indexer: a missing value is still not found
+    with_gap = np.array(["P1", None, "P3"], dtype=object)
+    assert positions(values, with_gap).tolist() == [2, -1, 0, -1, 2]
+    with pytest.raises(pd.errors.InvalidIndexError):
+        positions(values, np.array(["P1", "P1"], dtype=object))
+
+
+def test_explode_ids_lists_and_other_cells_agree():
+    from landeff.join import _explode_ids
+
+    lists = pd.Series([["A", "B"], [], [None], ["C"], ["A", None]])
+    fast, listed = _explode_ids(lists)
+    plain, listed_plain = _explode_ids(lists.map(tuple))  # tuples: through DataFrame.explode
+    # the same ids and rows (explode gives tuples' ids the str dtype, lists' stay objects)
+    pd.testing.assert_frame_equal(fast, plain, check_dtype=False)
+    assert fast["parcel_id"].dtype == object
+    assert fast.to_dict("list") == {"parcel_id": ["A", "B", "C", "A"], "row": [0, 0, 3, 4]}
+    assert listed.tolist() == listed_plain.tolist() == [True, False, True, True, True]
+
+
+def test_ring_orientation_from_the_sign_of_the_area_and_for_slivers_from_geos():
+    from landeff.join import _is_ccw
+
+    rng = np.random.default_rng(5)
+    rings = [
+        shapely.LinearRing(_random_polygon(rng, X0, Y0, 5, 10, int(rng.integers(3, 12))))
+        for _ in range(200)
+    ]
+    # slivers whose area is too small for the sign of the sum to be trusted: GEOS decides
+    rings += [
+        shapely.LinearRing([(X0, Y0), (X0 + 2, Y0 + 1e-9), (X0 + 4, Y0)]),
+        shapely.LinearRing([(X0, Y0), (X0 + 4, Y0), (X0 + 2, Y0 + 1e-9)]),
+        shapely.LinearRing([(112.0, 27.0), (112.0 + 1e-4, 27.0), (112.00005, 27.0 + 1e-13)]),
+    ]
+    rings = np.array([r for r in rings if shapely.Polygon(r).is_valid], dtype=object)
+    sizes = shapely.get_num_coordinates(rings)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    got = _is_ccw(shapely.get_coordinates(rings), offsets)
+    assert got.tolist() == shapely.is_ccw(rings).tolist()
+    assert got[-3:].tolist() == [False, True, True]  # by hand: right turn, left turn, left turn
+
+
+def test_clip_assuming_valid_buildings_gives_the_same_pieces(two_parcels):
+    b = gpd.GeoDataFrame(
+        {
+            "building_id": ["in", "edge", "holed"],
+            "floors": [1.0, 2.0, 3.0],
+            "geometry": [
+                box(10, 10, 20, 20),
+                box(90, 20, 20, 10),
+                shapely.Polygon(
+                    box(30, 30, 20, 20).exterior.coords, [box(35, 35, 5, 5).exterior.coords]
+                ),
+            ],
+        },
+        crs=4547,
+    )
+    tested = clip_buildings(two_parcels, b, diagnostics=Diagnostics())
+    assumed = clip_buildings(two_parcels, b, diagnostics=Diagnostics(), assume_valid=True)
+    pd.testing.assert_frame_equal(tested, assumed)
+    # by hand: 20 m x 20 m; 20 m x 10 m cut in half on A and B; 20 m x 20 m less a 5 m x 5 m hole
+    assert tested["footprint_m2"].tolist() == pytest.approx([400.0, 100.0, 100.0, 375.0])
+
+
+def test_unknown_parcel_is_warned_with_its_file_row_and_id(two_parcels):
+    d = Diagnostics()
+    ent = enterprises(
+        {
+            "uscc": ["H1", "T1"],
+            "name": ["甲公司", "租户"],
+            "year": [2024] * 2,
+            "parcel_ids": [["A"], ["A", "NOPE"]],
+        }
+    )
+    links = link_enterprises(ent, two_parcels, diagnostics=d)
+    assert links["parcel_id"].tolist() == ["A", "A"]
+    w = d.warnings
+    assert w[["code", "file", "row", "column", "value"]].values.tolist() == [
+        ["unknown_parcel", "e.csv", 3, "parcel_ids", "NOPE"]
+    ]
+    assert w["message"].iloc[0] == (
+        "e.csv: row 3: parcel 'NOPE' is not in the parcel layer; that link is not used"
+    )
+
+
+def test_holder_and_tenant_by_folded_name(two_parcels):
+    d = Diagnostics()
+    two_parcels["holder_name"] = ["甲（中国）公司", "乙公司"]
+    ent = enterprises(
+        {
+            "uscc": ["X1", "X2"],
+            "name": ["甲(中国) 公司", "丙公司"],
+            "year": [2024] * 2,
+            "parcel_ids": [["A"], ["A"]],
+        }
+    )
+    links = link_enterprises(ent, two_parcels, diagnostics=d)
+    # X1's name folds to the holder's name of A (full-width brackets, a space): the holder
+    assert links["role"].tolist() == ["holder", "tenant"]
+
+
+def test_land_of_links_to_parcels_not_in_the_layer(two_parcels):
+    two_parcels["floor_area_m2"] = [1000.0, 0.0]
+    links = pd.DataFrame(
+        {
+            "row": [0, 1, 2],
+            "parcel_id": ["A", "A", "GONE"],
+            "year": [2024] * 3,
+            "role": ["holder", "tenant", "holder"],
+            "uscc": ["H", "T", "G"],
+        }
+    )
+    ent = pd.DataFrame({"rented_floor_area_m2": [np.nan, 250.0, np.nan]})
+    out = attribute_land(links, ent, two_parcels, diagnostics=Diagnostics())
+    # by hand: T rents 250 of A's 1000 m² of floor: 2500 of A's 10000 m²; H the other 7500;
+    # GONE has no area: no land, and its holder's share is taken as whole
+    assert out["land_m2"].tolist() == pytest.approx([7500.0, 2500.0, 0.0])
+    assert out["share"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_distinct_buildings_per_parcel(two_parcels):
+    pieces = pd.DataFrame(
+        {
+            "parcel_id": ["A", "A", "A", "B", "A"],
+            "building_id": ["b1", "b1", "b2", "b1", None],
+            "floor_area_m2": [1.0, 2.0, 4.0, 8.0, 16.0],
+            "far_floor_area_m2": [1.0] * 5,
+        }
+    )
+    m = measure_parcels(two_parcels, pieces, pd.Series({"A": 50.0}))
+    # by hand: A has b1 (twice) and b2 and a piece with no id: 2 buildings; B has b1
+    assert m["n_buildings"].tolist() == [2, 1]
+    assert m["floor_area_m2"].tolist() == [23.0, 8.0]
+    assert m["footprint_m2"].tolist() == [50.0, 0.0]
+    assert m["building_density"].tolist() == [50.0 / 10000.0, 0.0]
+
+
+@pytest.mark.parametrize("mask", [[True, False, False, True], []])
+def test_two_labels_make_the_column_np_where_makes(mask):
+    from landeff.join import two_labels
+
+    mask = np.array(mask, dtype=bool)
+    frame = pd.DataFrame({"n": range(len(mask))})
+    frame["plain"] = np.where(mask, "holder", "tenant")
+    frame["arrow"] = two_labels(mask, "holder", "tenant")
+    pd.testing.assert_series_equal(frame["arrow"], frame["plain"], check_names=False)
+
+
+def test_pairs_on_one_parcel_listed_or_through_the_tree_are_the_same():
+    from landeff.join import _pairs_on_one_parcel
+
+    rng = np.random.default_rng(9)
+    n = 300
+    code = rng.integers(-1, 40, n)  # 40 parcels with about 7 pieces each; -1: no parcel
+    x, y = rng.uniform(0, 60, n), rng.uniform(0, 60, n)
+    geoms = shapely.box(x, y, x + rng.uniform(1, 15, n), y + rng.uniform(1, 15, n))
+    bounds = shapely.bounds(geoms)
+    # the plain rule, pair by pair: one parcel, a < b, bounding boxes meet
+    expected = [
+        (a, b)
+        for a in range(n)
+        for b in range(a + 1, n)
+        if code[a] == code[b] >= 0
+        and bounds[a, 0] <= bounds[b, 2]
+        and bounds[b, 0] <= bounds[a, 2]
+        and bounds[a, 1] <= bounds[b, 3]
+        and bounds[b, 1] <= bounds[a, 3]
+    ]
+    assert len(expected) > 50  # not vacuous
+    for max_listed in (0, 5, 1000):  # all through the tree, mixed, all listed
+        a, b = _pairs_on_one_parcel(code, bounds, geoms, max_listed=max_listed)
+        assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected

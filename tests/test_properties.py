@@ -223,3 +223,44 @@ def test_every_parcel_appears_in_the_output_exactly_once(spec):
     assert r.parcels.index.is_unique
     assert sorted(r.parcels["_row"]) == list(range(1, len(spec) + 1))
     assert r.rejected.empty  # parcels are never rejected
+
+
+# --------------------------------------------------------------------------------------------
+# The vectorised shortcuts of the join give what the plain computation gives
+# --------------------------------------------------------------------------------------------
+
+#: Characters that names really hold, and the ones the name folding must treat with care.
+NAME_CHARS = st.one_of(
+    st.sampled_from(list("合成企业有限公司甲乙（）()·-& \t\u3000\u00a0\u2028\u3231\uf900\u0301ﬁＡ１")),
+    st.characters(codec="utf-8"),
+)
+
+
+@SETTINGS
+@given(names=st.lists(st.one_of(st.none(), st.text(NAME_CHARS, max_size=12)), max_size=30))
+def test_folded_names_are_normalise_name(names):
+    from landeff.join import _fold_names
+    from landeff.validate import normalise_name
+
+    values = pd.Series(names, dtype=object)
+    assert list(_fold_names(values)) == [normalise_name(v) for v in names]
+
+
+@SETTINGS
+@given(
+    lon=st.floats(74.0, 134.0), lat=st.floats(18.0, 53.0),
+    w=st.floats(1.0, 3000.0), h=st.floats(1.0, 3000.0), angle=st.floats(0.0, 90.0),
+    hole=st.booleans(),
+)
+def test_area_from_coordinates_is_the_area_of_the_projected_polygon(lon, lat, w, h, angle, hole):
+    # A rotated rectangle (with a hole in its middle, or not) anywhere in China, in degrees.
+    rect = affinity.rotate(shapely.box(-w / 2, -h / 2, w / 2, h / 2), angle, origin=(0, 0))
+    if hole:
+        rect = rect.difference(affinity.scale(rect, 0.3, 0.3, origin=(0, 0)))
+    deg = affinity.scale(rect, 1 / (111_320 * np.cos(np.radians(lat))), 1 / 110_574, origin=(0, 0))
+    poly = affinity.translate(deg, lon, lat)
+    s = gpd.GeoSeries([poly], crs=4490)
+    zones = area_zones(s)
+    got = planar_area_m2(s, zones).iloc[0]
+    plain = s.to_crs(int(zones.iloc[0])).area.iloc[0]  # the projected geometry, measured by GEOS
+    assert got == plain  # to the last bit

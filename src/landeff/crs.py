@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -18,6 +21,7 @@ CGCS2000 = 4490
 #: EPSG code of the first CGCS2000 3-degree GK zone without zone prefix (CM 75E).
 _GK3_NO_PREFIX_FIRST = 4534
 _GK3_CM_FIRST, _GK3_CM_LAST = 75, 135
+_NO_CRS = "geometry has no CRS: set one with --crs (API: input_crs=)"
 
 
 def parse_crs(value: object, *, what: str = "--crs") -> CRS:
@@ -67,8 +71,7 @@ def lonlat_of(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     then converted.
     """
     if geoms.crs is None:
-        msg = "geometry has no CRS: set one with --crs (API: input_crs=)"
-        raise CRSError(msg)
+        raise CRSError(_NO_CRS)
     pts = shapely.centroid(geoms.values._data if hasattr(geoms.values, "_data") else geoms.values)
     x, y = shapely.get_x(pts), shapely.get_y(pts)
     if geoms.crs.is_geographic and geoms.crs.equals(CRS.from_epsg(CGCS2000)):
@@ -107,29 +110,215 @@ def project_by_zone(geoms: gpd.GeoSeries, zones: pd.Series) -> gpd.GeoSeries:
     """Return the geometries projected zone by zone (a loop over zones, not rows).
 
     The result has no single CRS when several zones occur: use it for planar measures only.
+    A geometry whose zone is ``-1`` (no zone: no finite centroid) is returned missing.
+    Each coordinate goes through the same cached pyproj transformer ``GeoSeries.to_crs`` uses
+    (``always_xy``), so the numbers are those of ``to_crs`` zone by zone; the coordinates of all
+    zones are read and written at once instead of one ``to_crs`` per zone.
     """
-    out = np.empty(len(geoms), dtype=object)
-    values = geoms.values
-    for code, idx in _groups(zones):
-        part = gpd.GeoSeries(values[idx], crs=geoms.crs)
-        target = (
-            CRS.from_epsg(code) if isinstance(code, int | np.integer) else CRS.from_user_input(code)
-        )
-        out[idx] = np.asarray(part.to_crs(target).values, dtype=object)
+    values = np.asarray(geoms.values, dtype=object)
+    codes, targets = pd.factorize(zones.to_numpy(), use_na_sentinel=False)
+    codes = np.where(_is_no_zone(targets)[codes], -1, codes) if len(targets) else codes
+    out = np.full(len(values), None, dtype=object)
+    has_z = shapely.has_z(values)
+    for with_z in (False, True):
+        at = np.flatnonzero((has_z == with_z) & (codes >= 0) & ~shapely.is_missing(values))
+        if len(at) == 0:
+            continue
+        if geoms.crs is None:
+            raise CRSError(_NO_CRS)
+        coords = shapely.get_coordinates(values[at], include_z=with_z)
+        per_coord = np.repeat(codes[at], shapely.get_num_coordinates(values[at]))
+        projected = project_coords(coords, per_coord, targets, geoms.crs)
+        # values[at] is a new array: set_coordinates puts new geometries in it, not in ``values``
+        out[at] = shapely.set_coordinates(values[at], projected)
     single = zones.nunique() == 1 and len(zones) > 0
-    crs = None
-    if single:
-        code = zones.iloc[0]
-        crs = (
-            CRS.from_epsg(code) if isinstance(code, int | np.integer) else CRS.from_user_input(code)
-        )
+    crs = _crs_of_zone(zones.iloc[0]) if single and not _is_no_zone([zones.iloc[0]])[0] else None
     return gpd.GeoSeries(out, index=geoms.index, crs=crs)
 
 
-def _groups(zones: pd.Series) -> list[tuple[object, np.ndarray]]:
-    codes = zones.to_numpy()
-    uniq = pd.unique(codes)
-    return [(code, np.flatnonzero(codes == code)) for code in uniq if code != -1]
+def project_coords(
+    coords: np.ndarray, zone_of_point: np.ndarray, zones: np.ndarray | list[object], crs: object
+) -> np.ndarray:
+    """Return coordinates projected from ``crs``, each point to the zone it is given.
+
+    Parameters
+    ----------
+    coords : ndarray
+        ``(n, 2)`` or ``(n, 3)`` coordinates (x, y[, z]) in ``crs``.
+    zone_of_point : ndarray
+        For each point, the position in ``zones`` of its target CRS (``-1``: none; the point
+        becomes NaN).
+    zones : array-like
+        Target CRSs: EPSG codes, or anything :func:`parse_crs` reads.
+    crs : object
+        The CRS of ``coords``.
+
+    Returns
+    -------
+    ndarray
+        The projected coordinates, as ``GeoSeries.to_crs`` computes them (the same cached pyproj
+        transformer, ``always_xy``); coordinates already in their target CRS are returned as they
+        are, as ``to_crs`` does.
+    """
+    source = CRS.from_user_input(crs)
+    out = np.full(coords.shape, np.nan)
+    for k, zone in enumerate(zones):
+        at = np.flatnonzero(zone_of_point == k)
+        if len(at) == 0 or _is_no_zone([zone])[0]:
+            continue
+        target = _crs_of_zone(zone)
+        if source.is_exact_same(target):
+            out[at] = coords[at]
+            continue
+        columns = _transformer(source, target).transform(*coords[at].T)
+        out[at] = np.column_stack(columns)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(source: CRS, target: CRS) -> Transformer:
+    """Return the transformer ``GeoSeries.to_crs`` builds for this pair (cached, as geopandas does)."""
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _crs_of_zone(code: object) -> CRS:
+    """Return the CRS of an ``area_epsg`` value: an EPSG code, or a CRS text given as ``area_crs``."""
+    if isinstance(code, int | np.integer):
+        return CRS.from_epsg(int(code))
+    return CRS.from_user_input(code)
+
+
+def _is_no_zone(codes: np.ndarray | list[object]) -> np.ndarray:
+    """Whether each zone value is the ``-1`` of a geometry without a zone."""
+    return np.array([isinstance(c, int | np.integer) and c == -1 for c in codes], dtype=bool)
+
+
+def ring_areas(coords: np.ndarray, ring_offsets: np.ndarray) -> np.ndarray:
+    """Return the signed planar area of each closed ring, computed as GEOS computes it.
+
+    Ring ``k`` is ``coords[ring_offsets[k]:ring_offsets[k + 1]]`` (first point repeated at the
+    end). The formula and the order of the additions are those of GEOS ``Area::ofRingSigned``
+    (the shoelace formula with x taken from the first point, summed from the second vertex on),
+    so ``abs`` of the result is ``shapely.area`` of the ring's polygon to the last bit (tested);
+    the sign is positive for a clockwise ring. Rings of fewer than 3 points have area 0.
+
+    The sum is carried over the vertex positions, one vectorised step per position, so that
+    every ring adds its terms in their own order; the terms of a ring beyond position
+    :data:`_STEPS` are added by a running sum (``np.add.accumulate``, which adds in order too).
+    """
+    size = np.diff(ring_offsets)
+    n = len(size)
+    x = coords[:, 0]
+    y = coords[:, 1]
+    out = np.zeros(n)
+    terms = np.maximum(size - 2, 0)  # the vertices 1 .. size - 2 of each ring
+    if n == 0 or not terms.any():
+        return out
+    start = ring_offsets[:-1]
+    x0 = x[start]
+    order = np.argsort(-terms, kind="stable")  # longest first: the rings with a j-th term lead
+    ranked_terms = terms[order]
+    ranked_start = start[order]
+    ranked_x0 = x0[order]
+    total = np.zeros(n)
+    for j in range(1, min(int(ranked_terms[0]), _STEPS) + 1):
+        m = int(np.searchsorted(-ranked_terms, -j, side="right"))  # rings with at least j terms
+        i = ranked_start[:m] + j
+        total[:m] += (x[i] - ranked_x0[:m]) * (y[i - 1] - y[i + 1])
+    for k in np.flatnonzero(ranked_terms > _STEPS):  # the few long rings: the rest in one go
+        i = ranked_start[k] + np.arange(_STEPS + 1, ranked_terms[k] + 1)
+        rest = (x[i] - ranked_x0[k]) * (y[i - 1] - y[i + 1])
+        total[k] = np.add.accumulate(np.concatenate([[total[k]], rest]))[-1]
+    out[order] = total / 2.0
+    return out
+
+
+#: Vertex positions summed a step at a time over all rings in :func:`ring_areas`.
+_STEPS = 64
+
+
+def polygon_areas(
+    coords: np.ndarray, ring_offsets: np.ndarray, polygon_offsets: np.ndarray
+) -> np.ndarray:
+    """Return the planar area of each polygon given as ragged arrays, as ``shapely.area`` does.
+
+    Polygon ``p`` has rings ``polygon_offsets[p] .. polygon_offsets[p + 1] - 1`` (shell first, then
+    holes) in :func:`ring_areas`' layout. GEOS takes the shell's area and subtracts each hole's in
+    turn; so does this.
+    """
+    ring = np.abs(ring_areas(coords, ring_offsets))
+    first = polygon_offsets[:-1]
+    holes = np.diff(polygon_offsets) - 1
+    area = ring[first].copy()
+    for h in range(1, int(holes.max(initial=0)) + 1):
+        with_hole = np.flatnonzero(holes >= h)
+        area[with_hole] -= ring[first[with_hole] + h]
+    return area
+
+
+class PolygonRings(NamedTuple):
+    """The rings of the 2D Polygons of an array of geometries, as ragged arrays.
+
+    ``handled`` marks the geometries described (2D Polygons, not missing); ``of_geometry`` their
+    positions. Polygon ``k`` (the ``k``-th handled geometry) has rings
+    ``polygon_offsets[k] .. polygon_offsets[k + 1] - 1``, shell first; ring ``r`` is
+    ``coords[ring_offsets[r]:ring_offsets[r + 1]]``, in ``shapely.get_coordinates`` order.
+    """
+
+    handled: np.ndarray
+    of_geometry: np.ndarray
+    coords: np.ndarray
+    ring_offsets: np.ndarray
+    polygon_offsets: np.ndarray
+    points_per_geometry: np.ndarray
+
+    @classmethod
+    def of(cls, geoms: np.ndarray) -> PolygonRings:
+        """Return the rings of the 2D Polygons among ``geoms`` (an object array)."""
+        handled = (shapely.get_type_id(geoms) == 3) & ~shapely.has_z(geoms)
+        if hasattr(shapely, "has_m"):  # shapely >= 2.1 reads M values; leave those to GEOS
+            handled &= ~shapely.has_m(geoms)
+        of_geometry = np.flatnonzero(handled)
+        polygons = geoms[of_geometry]
+        holes = shapely.get_num_interior_rings(polygons)
+        polygon_offsets = np.concatenate([[0], np.cumsum(holes + 1)]).astype("int64")
+        ring_size = np.empty(int(polygon_offsets[-1]), dtype="int64")
+        plain = holes == 0
+        ring_size[polygon_offsets[:-1][plain]] = shapely.get_num_coordinates(polygons[plain])
+        if not plain.all():
+            rings, owner = shapely.get_rings(polygons[~plain], return_index=True)
+            within = np.arange(len(rings)) - np.searchsorted(owner, owner)
+            ring_size[polygon_offsets[:-1][np.flatnonzero(~plain)][owner] + within] = (
+                shapely.get_num_coordinates(rings)
+            )
+        ring_offsets = np.concatenate([[0], np.cumsum(ring_size)]).astype("int64")
+        coords = shapely.get_coordinates(polygons)
+        points = np.diff(ring_offsets[polygon_offsets])
+        return cls(handled, of_geometry, coords, ring_offsets, polygon_offsets, points)
+
+    def gather(self, polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the ragged arrays of the given polygons (positions among the handled ones).
+
+        Returned: the index in ``coords`` of each of their coordinates, their ring offsets and
+        their polygon offsets; a polygon may be given more than once.
+        """
+        rings = concat_ranges(
+            self.polygon_offsets[polygons], np.diff(self.polygon_offsets)[polygons]
+        )
+        ring_size = np.diff(self.ring_offsets)[rings]
+        coord_index = concat_ranges(self.ring_offsets[rings], ring_size)
+        ring_offsets = np.concatenate([[0], np.cumsum(ring_size)]).astype("int64")
+        per_polygon = np.diff(self.polygon_offsets)[polygons]
+        polygon_offsets = np.concatenate([[0], np.cumsum(per_polygon)]).astype("int64")
+        return coord_index, ring_offsets, polygon_offsets
+
+
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Return ``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])``, vectorised."""
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
 
 
 def planar_area_m2(geoms: gpd.GeoSeries, zones: pd.Series) -> pd.Series:
@@ -142,8 +331,30 @@ def planar_area_m2(geoms: gpd.GeoSeries, zones: pd.Series) -> pd.Series:
     >>> round(float(planar_area_m2(g, area_zones(g)).iloc[0]))
     10979
     """
-    projected = project_by_zone(geoms, zones)
-    return pd.Series(shapely.area(np.asarray(projected.values, dtype=object)), index=geoms.index)
+    values = np.asarray(geoms.values, dtype=object)
+    area = np.full(len(values), np.nan)
+    codes, targets = pd.factorize(zones.to_numpy(), use_na_sentinel=False)
+    if len(targets):
+        codes = np.where(_is_no_zone(targets)[codes], -1, codes)
+    # 2D polygons from their projected coordinates (the area GEOS gives the projected polygon,
+    # to the last bit: ring_areas), anything else from its projected geometry
+    rings = PolygonRings.of(values)
+    zone = codes[rings.of_geometry]
+    if len(rings.of_geometry):
+        if geoms.crs is None:
+            raise CRSError(_NO_CRS)
+        planar = project_coords(
+            rings.coords, np.repeat(zone, rings.points_per_geometry), targets, geoms.crs
+        )
+        area[rings.of_geometry] = polygon_areas(planar, rings.ring_offsets, rings.polygon_offsets)
+        area[rings.of_geometry[zone < 0]] = np.nan
+    other = np.flatnonzero(~rings.handled)
+    if len(other):
+        projected = project_by_zone(
+            gpd.GeoSeries(values[other], crs=geoms.crs), zones.iloc[other].reset_index(drop=True)
+        )
+        area[other] = shapely.area(np.asarray(projected.values, dtype=object))
+    return pd.Series(area, index=geoms.index)
 
 
 def check_crs(crs: object, *, file: str, input_crs: object = None) -> CRS:

@@ -13,12 +13,23 @@ Rules (docs/schema.md, DOMAIN.md "Tenants"):
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
-from .crs import planar_area_m2, project_by_zone
+from .crs import (
+    PolygonRings,
+    concat_ranges,
+    planar_area_m2,
+    polygon_areas,
+    project_coords,
+    ring_areas,
+)
 from .errors import Diagnostics
 from .validate import normalise_name
 
@@ -33,6 +44,7 @@ def clip_buildings(
     buildings: gpd.GeoDataFrame,
     *,
     diagnostics: Diagnostics,
+    assume_valid: bool = False,
 ) -> gpd.GeoDataFrame:
     """Clip buildings to parcels and measure each piece.
 
@@ -43,6 +55,11 @@ def clip_buildings(
     buildings : GeoDataFrame
         Validated buildings with optional ``floors``, ``storey_height_m``, ``height_m``,
         ``floor_area_m2``.
+    assume_valid : bool
+        True when every polygon of ``buildings`` is known to be valid, as
+        :func:`landeff.validate.repair_geometry` leaves them (``prepare_buildings``); saves testing
+        each. Ignored when the buildings must be reprojected to the parcels' CRS (a projection
+        can make a polygon invalid).
 
     Returns
     -------
@@ -50,11 +67,16 @@ def clip_buildings(
         One row per (building, parcel) piece, in the parcels' CRS: ``building_id, parcel_id,
         footprint_m2, floors, storey_height_m, floor_area_m2, far_floor_area_m2, double_storey``.
     """
-    b = buildings.to_crs(parcels.crs) if buildings.crs != parcels.crs else buildings
+    reprojected = buildings.crs != parcels.crs
+    b = buildings.to_crs(parcels.crs) if reprojected else buildings
     b = b.reset_index(drop=True)
     if "building_id" not in b:
         b["building_id"] = [f"B{i:06d}" for i in range(1, len(b) + 1)]
-    valid = shapely.is_valid(np.asarray(b.geometry.values, dtype=object))
+    geoms = np.asarray(b.geometry.values, dtype=object)
+    # with assume_valid: repair_geometry made every polygonal geometry valid (make_valid, its
+    # polygonal parts kept, several parts unioned), and validity is only read for polygons below
+    skip_test = assume_valid and not reprojected
+    valid = np.ones(len(b), dtype=bool) if skip_test else shapely.is_valid(geoms)
     dup = _duplicate_buildings(b, valid, diagnostics=diagnostics)
     if dup.any():
         b, valid = b.loc[~dup].reset_index(drop=True), valid[~dup]
@@ -62,41 +84,45 @@ def clip_buildings(
     pgeom = np.asarray(parcels.geometry.values, dtype=object)
     tree = shapely.STRtree(pgeom)
     bi, pi = tree.query(bgeom, predicate="intersects")
-    zones = parcels["area_epsg"].to_numpy()[pi]
-    pieces, simple, layout = _clip_pairs(bgeom[bi], pgeom[pi], valid[bi])
-    # every building projected once, in the zone of the first parcel it touches; a piece that is
-    # a whole building (reordered) in that same zone is measured from those coordinates
-    first_zone = _zone_of_buildings(len(b), bi, zones)
-    b_planar = np.asarray(
-        project_by_zone(
-            gpd.GeoSeries(bgeom, crs=parcels.crs), pd.Series(first_zone, dtype=object)
-        ).values,
-        dtype=object,
+    # zones as integer codes (the area_epsg values themselves are objects: codes or CRS text)
+    zone_of_parcel, zone_values = pd.factorize(
+        parcels["area_epsg"].to_numpy(), use_na_sentinel=False
     )
+    zones = zone_of_parcel[pi]
+    rings = PolygonRings.of(bgeom)
+    pieces, simple, pair_rings = _clip_pairs(bgeom, pgeom, bi, pi, valid, rings)
+    # every building measured once, in the zone of the first parcel it touches, from its
+    # coordinates (polygons) or its projected geometry (anything else)
+    first_zone = _zone_of_buildings(len(b), bi, zones)
+    planar = project_coords(
+        rings.coords,
+        np.repeat(first_zone[rings.of_geometry], rings.points_per_geometry),
+        zone_values,
+        parcels.crs,
+    )
+    full_area = np.full(len(b), np.nan)
+    full_area[rings.of_geometry] = polygon_areas(planar, rings.ring_offsets, rings.polygon_offsets)
+    other = np.flatnonzero(~rings.handled & (first_zone >= 0))
+    full_area[other] = _planar_area(bgeom[other], first_zone[other], zone_values, parcels.crs)
+    # a piece that is a whole polygon (its rings rewritten) in that same zone: from those
+    # coordinates too; the other pieces are projected in their parcel's zone
     piece_area = np.full(len(bi), np.nan)
     measured = np.zeros(len(bi), dtype=bool)
-    if layout is not None:
-        at = np.flatnonzero(simple)
-        usable = (zones[at] == first_zone[bi[at]]) & ~shapely.is_missing(b_planar[bi[at]])
-        same_shape = np.where(usable, b_planar[bi[at]], bgeom[bi[at]])  # keeps the layout aligned
-        planar_pieces = _from_layout(shapely.get_coordinates(same_shape), layout)
-        usable &= layout[2]  # rewritten by this layout (not left to intersection)
-        piece_area[at[usable]] = shapely.area(planar_pieces[usable])
+    if pair_rings is not None:
+        at, coord_index, ring_offsets, polygon_offsets = pair_rings
+        usable = zones[at] == first_zone[bi[at]]
+        area = polygon_areas(planar[coord_index], ring_offsets, polygon_offsets)
+        piece_area[at[usable]] = area[usable]
         measured[at[usable]] = True
-    piece_area[~measured] = planar_area_m2(
-        gpd.GeoSeries(pieces[~measured], crs=parcels.crs),
-        pd.Series(zones[~measured], dtype=object),
-    ).to_numpy()
+    rest = np.flatnonzero(~measured)
+    piece_area[rest] = _planar_area(pieces[rest], zones[rest], zone_values, parcels.crs)
     keep = piece_area > SLIVER_M2
     bi, pi, pieces, piece_area = bi[keep], pi[keep], pieces[keep], piece_area[keep]
 
     zone_b = _zone_of_buildings(len(b), bi, zones[keep])
-    full_area = shapely.area(b_planar)
-    moved = zone_b != first_zone
-    if moved.any():
-        full_area[moved] = planar_area_m2(
-            gpd.GeoSeries(bgeom[moved], crs=parcels.crs), pd.Series(zone_b[moved], dtype=object)
-        ).to_numpy()
+    moved = np.flatnonzero((zone_b != first_zone) & (zone_b >= 0))
+    if len(moved):
+        full_area[moved] = _planar_area(bgeom[moved], zone_b[moved], zone_values, parcels.crs)
     on_parcel = np.zeros(len(b), dtype=bool)
     on_parcel[bi] = True
     outside = np.flatnonzero(~on_parcel)
@@ -150,83 +176,116 @@ def clip_buildings(
     return out
 
 
-def _clip_pairs(
-    buildings: np.ndarray, parcels: np.ndarray, valid: np.ndarray
-) -> tuple[
-    np.ndarray, np.ndarray, tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray] | None
-]:
-    """Return each building (of a building-parcel pair) clipped to its parcel.
+def _planar_area(
+    geoms: np.ndarray, zone: np.ndarray, zone_values: np.ndarray, crs: object
+) -> np.ndarray:
+    """Return the area in m² of each geometry projected to ``zone_values[zone]`` (NaN: zone -1)."""
+    if len(geoms) == 0:
+        return np.zeros(0)
+    codes = np.asarray(zone_values, dtype=object)[np.maximum(zone, 0)]
+    codes[zone < 0] = -1
+    return planar_area_m2(gpd.GeoSeries(geoms, crs=crs), pd.Series(codes, dtype=object)).to_numpy()
 
-    Only buildings on a parcel edge are intersected. A valid polygon inside its parcel, off its
-    boundary, is its own piece, written as ``intersection`` writes it (:func:`_overlay_layout`).
-    Returns the pieces, the mask of those pairs, and their layout (None if there are none).
+
+def _overlay_layout(rings: PolygonRings) -> tuple[np.ndarray, np.ndarray]:
+    """Return how GEOS overlay rewrites the polygons of ``rings`` where it leaves them unchanged.
+
+    ``intersection`` of a valid polygon with one that contains it returns the same rings,
+    each oriented (shell clockwise, holes counter-clockwise; a ring is reversed from its
+    first vertex) and starting at its second vertex. Returned: for each output coordinate,
+    the index of its input coordinate in ``rings.coords``; and whether each polygon can be
+    rewritten so (not with repeated consecutive vertices, which overlay drops).
     """
-    simple = valid & (shapely.get_type_id(buildings) == 3) & ~shapely.has_z(buildings)
-    if hasattr(shapely, "has_m"):  # shapely >= 2.1 reads M values; leave those to intersection
-        simple &= ~shapely.has_m(buildings)
-    simple &= shapely.contains_properly(parcels, buildings)
-    pieces = np.full(len(buildings), None, dtype=object)
-    layout = None
-    if simple.any():
-        layout = _overlay_layout(buildings[simple])
-        pieces[simple] = _from_layout(shapely.get_coordinates(buildings[simple]), layout)
-    done = simple & ~shapely.is_missing(pieces)
-    pieces[~done] = shapely.intersection(buildings[~done], parcels[~done])
-    return pieces, simple, layout
-
-
-def _overlay_layout(
-    polygons: np.ndarray,
-) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """Return how GEOS overlay rewrites valid 2D polygons that it leaves unchanged.
-
-    ``intersection`` of a polygon with one that contains it returns the same rings, each oriented
-    (shell clockwise, holes counter-clockwise; a ring is reversed from its first vertex) and
-    starting at its second vertex. Returned: for each output coordinate, the index of the input
-    coordinate (in ``shapely.get_coordinates`` order), the ring and polygon offsets, and whether
-    each polygon can be rewritten so (not with repeated consecutive vertices, which overlay drops).
-    """
-    n = len(polygons)
-    holes = shapely.get_num_interior_rings(polygons)
-    first_ring = np.concatenate([[0], np.cumsum(holes + 1)])
-    n_rings = int(first_ring[-1])
-    ring_size = np.empty(n_rings, dtype="int64")
-    ccw = np.empty(n_rings, dtype=bool)
-    plain = holes == 0
-    ring_size[first_ring[:-1][plain]] = shapely.get_num_coordinates(polygons[plain])
-    ccw[first_ring[:-1][plain]] = shapely.is_ccw(shapely.get_exterior_ring(polygons[plain]))
-    if not plain.all():
-        rings, owner = shapely.get_rings(polygons[~plain], return_index=True)
-        within = np.arange(len(rings)) - np.searchsorted(owner, owner)
-        at = first_ring[:-1][np.flatnonzero(~plain)][owner] + within
-        ring_size[at] = shapely.get_num_coordinates(rings)
-        ccw[at] = shapely.is_ccw(rings)
+    n_rings = len(rings.ring_offsets) - 1
+    ring_size = np.diff(rings.ring_offsets)
+    ccw = _is_ccw(rings.coords, rings.ring_offsets)
     ring_of = np.repeat(np.arange(n_rings), ring_size)
-    owner_of_ring = np.repeat(np.arange(n), holes + 1)
-    start = np.concatenate([[0], np.cumsum(ring_size)[:-1]])
-    j = np.arange(len(ring_of)) - start[ring_of]  # position in the ring, 0 .. m (closing vertex)
+    owner_of_ring = np.repeat(np.arange(len(rings.of_geometry)), np.diff(rings.polygon_offsets))
+    start = rings.ring_offsets[:-1]
+    j = np.arange(len(ring_of)) - start[ring_of]  # position in the ring, 0 .. m (closing)
     m = (ring_size - 1)[ring_of]  # distinct vertices of the ring
     shell = np.zeros(n_rings, dtype=bool)
-    shell[first_ring[:-1]] = True
+    shell[rings.polygon_offsets[:-1]] = True
     reverse = (ccw == shell)[ring_of]
     jj = np.where(j == m, 0, j)
     source = start[ring_of] + np.where(reverse, m - 1 - jj, (jj + 1) % np.maximum(m, 1))
-    coords = shapely.get_coordinates(polygons)
-    same_as_next = np.zeros(len(coords), dtype=bool)
-    same_as_next[:-1] = (coords[1:] == coords[:-1]).all(axis=1) & (ring_of[1:] == ring_of[:-1])
+    same_as_next = np.zeros(len(rings.coords), dtype=bool)
+    same_as_next[:-1] = (rings.coords[1:] == rings.coords[:-1]).all(axis=1) & (
+        ring_of[1:] == ring_of[:-1]
+    )
     bad_ring = np.bincount(ring_of[same_as_next], minlength=n_rings) > 0
-    ok = np.bincount(owner_of_ring[bad_ring], minlength=n) == 0
-    offsets = (np.concatenate([[0], np.cumsum(ring_size)]), first_ring)
-    return source, offsets, ok
+    ok = np.bincount(owner_of_ring[bad_ring], minlength=len(rings.of_geometry)) == 0
+    return source, ok
 
 
-def _from_layout(
-    coords: np.ndarray, layout: tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]
-) -> np.ndarray:
-    """Return the polygons of :func:`_overlay_layout` built from ``coords`` (None where not ok)."""
-    source, offsets, ok = layout
-    polygons = shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords[source], offsets)
-    return np.where(ok, polygons, None)
+def _is_ccw(coords: np.ndarray, ring_offsets: np.ndarray) -> np.ndarray:
+    """Return whether each closed ring runs counter-clockwise, as ``shapely.is_ccw`` says.
+
+    A valid ring has a non-zero area whose sign is its orientation; the sign is read from the
+    shoelace sum (:func:`~landeff.crs.ring_areas`, negative when counter-clockwise) where the
+    sum is far above its rounding error, and from ``shapely.is_ccw`` for the few rings where it
+    is not (slivers, degenerate rings).
+    """
+    signed = ring_areas(coords, ring_offsets)
+    size = np.diff(ring_offsets)
+    ccw = signed < 0
+    starts = ring_offsets[:-1]
+    nonempty = size > 0
+    extent = np.zeros(len(size))
+    if nonempty.any():
+        s = starts[nonempty]
+        width = np.maximum.reduceat(coords[:, 0], s) - np.minimum.reduceat(coords[:, 0], s)
+        height = np.maximum.reduceat(coords[:, 1], s) - np.minimum.reduceat(coords[:, 1], s)
+        extent[nonempty] = np.maximum(width, height)
+    # rounding error of the sum: below (terms) * (a few ulp) * extent² per term; 1e-10 * size²
+    # is far above it for any ring of fewer than millions of points
+    unsure = (size >= 4) & ~(np.abs(signed) > 1e-10 * size.astype(float) ** 2 * extent**2)
+    if unsure.any():
+        at = np.flatnonzero(unsure)
+        points = coords[concat_ranges(starts[at], size[at])]
+        rings = shapely.linearrings(points, indices=np.repeat(np.arange(len(at)), size[at]))
+        ccw[at] = shapely.is_ccw(rings)
+    return ccw
+
+
+def _clip_pairs(
+    bgeom: np.ndarray,
+    pgeom: np.ndarray,
+    bi: np.ndarray,
+    pi: np.ndarray,
+    valid: np.ndarray,
+    rings: PolygonRings,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Return building ``bi[k]`` clipped to parcel ``pi[k]`` for each pair ``k``.
+
+    Only buildings on a parcel edge are intersected. A valid polygon inside its parcel, off its
+    boundary, is its own piece, written as ``intersection`` writes it (:func:`_overlay_layout`).
+    Returns the pieces, the mask of the pairs found inside, and for those rewritten: their
+    positions in the pairs, the index in ``rings.coords`` of each of their coordinates, and their
+    ring and polygon offsets (None if there are none).
+    """
+    pieces = np.full(len(bi), None, dtype=object)
+    simple = valid[bi] & rings.handled[bi]
+    cand = np.flatnonzero(simple)
+    simple[cand] = shapely.contains_properly(pgeom[pi[cand]], bgeom[bi[cand]])
+    rewritten = None
+    if simple.any():
+        source, ok = _overlay_layout(rings)
+        position = np.cumsum(rings.handled) - 1  # of each handled building among them
+        at = np.flatnonzero(simple)
+        polygon = position[bi[at]]
+        at, polygon = at[ok[polygon]], polygon[ok[polygon]]
+        coord_index, ring_offsets, polygon_offsets = rings.gather(polygon)
+        coord_index = source[coord_index]
+        pieces[at] = shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON,
+            rings.coords[coord_index],
+            (ring_offsets, polygon_offsets),
+        )
+        rewritten = (at, coord_index, ring_offsets, polygon_offsets)
+    rest = shapely.is_missing(pieces)
+    pieces[rest] = shapely.intersection(bgeom[bi[rest]], pgeom[pi[rest]])
+    return pieces, simple, rewritten
 
 
 def _duplicate_buildings(
@@ -297,12 +356,16 @@ def _duplicate_candidates(
 
 
 def _zone_of_buildings(n: int, bi: np.ndarray, zones: np.ndarray) -> np.ndarray:
-    """Zone of each whole building: that of the first parcel it lies on (4545 placeholder if none)."""
-    out = np.full(n, None, dtype=object)
-    buildings, first = np.unique(bi, return_index=True)
-    out[buildings] = zones[first]
-    fallback = zones[0] if len(zones) else 4545
-    out[pd.isna(out)] = fallback
+    """Zone code of each whole building: that of the first parcel it lies on (-1 if none).
+
+    ``zones`` is the zone code of each pair ``bi``.
+    """
+    out = np.full(n, -1, dtype="int64")
+    if len(bi) and (np.diff(bi) >= 0).all():  # STRtree order: where a building's pairs start
+        first = np.flatnonzero(np.diff(bi, prepend=-1) != 0)
+    else:
+        first = np.unique(bi, return_index=True)[1]
+    out[bi[first]] = zones[first]
     return out
 
 
@@ -320,15 +383,16 @@ def footprint_by_parcel(pieces: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame) -> 
     if pieces.empty:
         return pd.Series(dtype=float)
     summed = pieces.groupby("parcel_id")["footprint_m2"].sum()
-    geoms = pieces.geometry.values
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="intersects")
-    pid = pieces["parcel_id"].to_numpy()
-    pair = (a < b) & (pid[a] == pid[b])
-    if not pair.any():
+    pid = pieces["parcel_id"].to_numpy(dtype=object)
+    code, _ = pd.factorize(pid)
+    geoms = np.asarray(pieces.geometry.values, dtype=object)
+    # two pieces overlap on their parcel where their intersection has an area (which implies
+    # that they intersect, and that their bounding boxes meet)
+    a, b = _pairs_on_one_parcel(code, shapely.bounds(geoms), geoms)
+    if len(a) == 0:
         return summed
-    inter = shapely.area(shapely.intersection(geoms[a[pair]], geoms[b[pair]]))
-    overlapping = np.unique(pid[a[pair]][inter > 0])
+    inter = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+    overlapping = np.unique(pid[a][inter > 0])
     if len(overlapping) == 0:
         return summed
     sub = pieces[pieces["parcel_id"].isin(overlapping)]
@@ -336,6 +400,48 @@ def footprint_by_parcel(pieces: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame) -> 
     zone = parcels.set_index("parcel_id")["area_epsg"].reindex(unions.index)
     summed.loc[unions.index] = planar_area_m2(unions.geometry, zone).to_numpy()
     return summed
+
+
+def _pairs_on_one_parcel(
+    code: np.ndarray, bounds: np.ndarray, geoms: np.ndarray, *, max_listed: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pairs ``a < b`` of pieces on the same parcel whose bounding boxes meet.
+
+    ``code`` numbers each piece's parcel (-1: none, never paired). The pairs of a parcel with at
+    most ``max_listed`` pieces are listed outright (one vectorised step per distance in the
+    parcel's list, sorted by position); pieces of larger parcels are paired through an STRtree.
+    Either way the same pairs come out, in order of ``a`` then ``b``.
+    """
+    n = len(code)
+    on = np.flatnonzero(code >= 0)
+    order = on[np.argsort(code[on], kind="stable")]  # pieces by parcel, in their own order
+    ranked = code[order]
+    first = np.searchsorted(ranked, ranked, side="left")
+    size = np.searchsorted(ranked, ranked, side="right") - first
+    rank = np.arange(len(order)) - first  # place of a piece among its parcel's pieces
+    small = size <= max_listed
+    a_parts, b_parts = [], []
+    for step in range(1, min(int(size.max(initial=1)), max_listed)):
+        at = np.flatnonzero(small & (rank + step < size))
+        a_parts.append(order[at])
+        b_parts.append(order[at + step])
+    big = order[~small]
+    if len(big):
+        i, j = shapely.STRtree(geoms[big]).query(geoms[big])
+        keep = (code[big][i] == code[big][j]) & (big[i] != big[j])
+        a_parts.append(big[i[keep]])
+        b_parts.append(big[j[keep]])
+    a = np.concatenate([np.zeros(0, dtype="int64"), *a_parts])
+    b = np.concatenate([np.zeros(0, dtype="int64"), *b_parts])
+    a, b = np.minimum(a, b), np.maximum(a, b)
+    meet = (
+        (bounds[a, 0] <= bounds[b, 2])
+        & (bounds[b, 0] <= bounds[a, 2])
+        & (bounds[a, 1] <= bounds[b, 3])
+        & (bounds[b, 1] <= bounds[a, 3])
+    )
+    key = np.unique(a[meet] * n + b[meet])  # each pair once, sorted by a then b
+    return key // n, key % n
 
 
 def link_enterprises(
@@ -354,56 +460,61 @@ def link_enterprises(
         ``year``, ``parcel_id``, ``how`` (``parcel_ids``, ``holder_uscc``, ``holder_name``) and ``role``
         (``holder`` or ``tenant``).
     """
-    known = set(parcels["parcel_id"])
     ent = enterprises.reset_index(drop=True)
     # 1. explicit parcel ids
-    exploded = ent[["parcel_ids"]].explode("parcel_ids").dropna()
-    exploded = exploded.rename(columns={"parcel_ids": "parcel_id"})
-    exploded["row"] = exploded.index
-    amb = pd.Series(_isin(exploded["parcel_id"], ambiguous_ids), index=exploded.index)
+    exploded, listed = _explode_ids(ent["parcel_ids"])
+    amb = _isin(exploded["parcel_id"], ambiguous_ids)
     if amb.any():
         diagnostics.warn_rows(
-            ent.loc[exploded.loc[amb, "row"]],
+            ent.loc[exploded["row"].to_numpy()[amb]],
             "ambiguous_parcel_link",
             "names a parcel id that two parcels share; that link is not used",
             column="parcel_ids",
         )
-    unknown = ~pd.Series(_isin(exploded["parcel_id"], known), index=exploded.index) & ~amb
+    position = positions(exploded["parcel_id"].to_numpy(), parcels["parcel_id"])
+    unknown = (position < 0) & ~amb
     if unknown.any():
-        for _, r in exploded.loc[unknown].iterrows():
-            src = ent.loc[r["row"]]
-            diagnostics.warn(
-                "unknown_parcel",
-                f"{src['_file']}: row {src['_row']}: parcel {r['parcel_id']!r} is not in the parcel "
-                "layer; that link is not used",
-                file=src["_file"],
-                sheet=src["_sheet"],
-                row=src["_row"],
-                column="parcel_ids",
-                value=r["parcel_id"],
-            )
-    explicit = exploded.loc[~unknown & ~amb].assign(how="parcel_ids")
-    has_explicit = ent.index.isin(explicit["row"]) | ent["parcel_ids"].map(len).gt(0)
-    # 2. holder code
-    rest = ent.loc[~has_explicit]
-    holders = parcels[["parcel_id", "holder_uscc"]].dropna() if "holder_uscc" in parcels else None
+        rows = exploded["row"].to_numpy()[unknown]
+        src = ent.iloc[rows]
+        ids = exploded["parcel_id"].to_numpy()[unknown]
+        diagnostics.warn_rows(
+            src,
+            "unknown_parcel",
+            [
+                f"{f}: row {r}: parcel {pid!r} is not in the parcel layer; that link is not used"
+                for f, r, pid in zip(src["_file"], src["_row"], ids, strict=True)
+            ],
+            column="parcel_ids",
+            values=ids,
+        )
+    use = ~unknown & ~amb
+    explicit = exploded.loc[use].assign(how="parcel_ids")
+    explicit_at = position[use]
+    # 2. holder code, for the rows that list no parcel (positions in ``ent``)
+    rest = np.flatnonzero(~listed)
     by_code = pd.DataFrame(columns=["row", "parcel_id", "how"])
-    if holders is not None and len(rest):
+    by_code_at = np.zeros(0, dtype="int64")
+    if "holder_uscc" in parcels and len(rest):
+        holders = parcels[["parcel_id", "holder_uscc"]].assign(_at=np.arange(len(parcels)))
+        holders = holders.dropna(subset=["parcel_id", "holder_uscc"])
         by_code = (
-            rest.reset_index()[["index", "uscc"]]
-            .rename(columns={"index": "row"})
-            .merge(holders, left_on="uscc", right_on="holder_uscc")[["row", "parcel_id"]]
+            pd.DataFrame({"row": rest, "uscc": ent["uscc"].iloc[rest].reset_index(drop=True)})
+            .merge(holders, left_on="uscc", right_on="holder_uscc")[["row", "parcel_id", "_at"]]
             .assign(how="holder_uscc")
         )
+        by_code_at = by_code.pop("_at").to_numpy()
     # 3. holder name, where the enterprise has no code link
-    rest = rest.loc[~rest.index.isin(by_code["row"])]
+    rest = rest[~np.isin(rest, by_code["row"].to_numpy())]
     by_name = pd.DataFrame(columns=["row", "parcel_id", "how"])
+    by_name_at = np.zeros(0, dtype="int64")
     if "holder_name" in parcels and len(rest):
-        names = parcels[["parcel_id", "holder_name"]].dropna().copy()
-        names["nkey"] = _normalised(names["holder_name"])
-        r = rest.reset_index()[["index", "name"]].rename(columns={"index": "row"})
-        r["nkey"] = _normalised(r["name"])
-        by_name = r.dropna(subset=["nkey"]).merge(names, on="nkey")[["row", "parcel_id"]]
+        names = parcels[["parcel_id", "holder_name"]].assign(_at=np.arange(len(parcels)))
+        names = names.dropna(subset=["parcel_id", "holder_name"])
+        names["nkey"] = _fold_names(names["holder_name"])
+        r = pd.DataFrame({"row": rest, "name": ent["name"].iloc[rest].reset_index(drop=True)})
+        r["nkey"] = _fold_names(r["name"])
+        by_name = r.dropna(subset=["nkey"]).merge(names, on="nkey")[["row", "parcel_id", "_at"]]
+        by_name_at = by_name.pop("_at").to_numpy()
         by_name = by_name.assign(how="holder_name")
         if len(by_name):
             diagnostics.warn_rows(
@@ -415,33 +526,100 @@ def link_enterprises(
             )
     links = pd.concat([explicit, by_code, by_name], ignore_index=True)
     links["row"] = links["row"].astype(int)
-    unlinked = ~ent.index.isin(links["row"])
-    if unlinked.any():
+    at = np.concatenate([explicit_at, by_code_at, by_name_at]).astype("int64")
+    row = links["row"].to_numpy()
+    linked = np.zeros(len(ent), dtype=bool)
+    linked[row] = True
+    if not linked.all():
         diagnostics.reject(
-            ent.loc[unlinked],
+            ent.loc[~linked],
             "no_parcel",
             "enterprise links to no parcel: no known 所在宗地编号, and no parcel whose holder has its "
             "统一社会信用代码 or name",
             column="uscc",
         )
-    links = links.drop_duplicates(["row", "parcel_id"])
-    links["uscc"] = ent["uscc"].to_numpy()[links["row"]]
-    links["key"] = ent["key"].to_numpy()[links["row"]]
-    links["year"] = ent["year"].to_numpy()[links["row"]]
-    p = parcels.set_index("parcel_id")
-    hold_code = (
-        p["holder_uscc"].reindex(links["parcel_id"]).to_numpy() if "holder_uscc" in p else None
-    )
+    # a (row, parcel) pair once: the first way it was found
+    again = pd.Series(row * max(len(parcels), 1) + at).duplicated().to_numpy()
+    if again.any():
+        links, row, at = links.loc[~again], row[~again], at[~again]
+    uscc = ent["uscc"].to_numpy()[row]
+    links["uscc"] = uscc
+    links["key"] = ent["key"].to_numpy()[row]
+    links["year"] = ent["year"].to_numpy()[row]
     is_holder = links["how"].isin(["holder_uscc", "holder_name"]).to_numpy().copy()
-    if hold_code is not None:
-        is_holder |= (links["uscc"].to_numpy() == hold_code) & pd.notna(hold_code)
-    todo = ~is_holder
-    if "holder_name" in p and todo.any():
-        hold_name = _normalised(p["holder_name"].reindex(links["parcel_id"].to_numpy()[todo]))
-        ent_name = _normalised(ent["name"].iloc[links["row"].to_numpy()[todo]])
+    if "holder_uscc" in parcels:
+        hold_code = parcels["holder_uscc"].to_numpy(dtype=object)[at]
+        is_holder |= (uscc == hold_code) & pd.notna(hold_code)
+    todo = np.flatnonzero(~is_holder)
+    if "holder_name" in parcels and len(todo):
+        hold_name = _fold_names(parcels["holder_name"].iloc[at[todo]])
+        ent_name = _fold_names(ent["name"].iloc[row[todo]])
         is_holder[todo] = (ent_name == hold_name) & pd.notna(hold_name)
-    links["role"] = np.where(is_holder, "holder", "tenant")
+    links["role"] = two_labels(is_holder, "holder", "tenant")
     return links.reset_index(drop=True)
+
+
+def _explode_ids(lists: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the ids of each row's list, one per row (``parcel_id``, ``row``), and which rows list any.
+
+    As ``frame.explode(...).dropna()``: missing ids are left out; a row whose list holds only
+    missing ids still counts as listing. Lists are flattened in one pass; cells that are not
+    lists go through ``explode``.
+    """
+    cells = lists.to_numpy(dtype=object)
+    if set(map(type, cells)) <= {list}:
+        sizes = np.fromiter(map(len, cells), dtype="int64", count=len(cells))
+        ids = np.fromiter(itertools.chain.from_iterable(cells), dtype=object, count=sizes.sum())
+        rows = np.repeat(lists.index.to_numpy(), sizes)
+        present = ~pd.isna(ids)
+        exploded = pd.DataFrame(
+            {"parcel_id": pd.Series(ids[present], dtype=object), "row": rows[present]}
+        )
+        return exploded, sizes > 0
+    exploded = lists.rename("parcel_id").to_frame().explode("parcel_id").dropna()
+    exploded["row"] = exploded.index
+    return exploded.reset_index(drop=True), lists.map(len).gt(0).to_numpy()
+
+
+def positions(values: np.ndarray | pd.Series, pool: pd.Series | np.ndarray) -> np.ndarray:
+    """Return the position of each value in ``pool``, -1 where it is not there.
+
+    ``pool`` holds distinct ids (parcel ids). Factorising ``pool`` followed by ``values`` numbers
+    the ids of ``pool`` 0, 1, ... in their order, so a value's code is its position in ``pool``
+    when it is below ``len(pool)``; one hash pass, several times faster than
+    ``Index.get_indexer`` on object ids. A ``pool`` with repeated or missing ids goes through
+    ``get_indexer`` (of an object index), which refuses repeated ids as ``reindex`` does. A
+    missing value is found nowhere.
+
+    Examples
+    --------
+    >>> positions(np.array(["b", "x", "a", None], dtype=object), np.array(["a", "b"], dtype=object))
+    array([ 1, -1,  0, -1])
+    """
+    pool = np.asarray(pool, dtype=object)
+    values = np.asarray(values, dtype=object)
+    n = len(pool)
+    codes, _ = pd.factorize(np.concatenate([pool, values]))
+    if not np.array_equal(codes[:n], np.arange(n)):
+        return pd.Index(pool, dtype=object).get_indexer(values)
+    at = codes[n:]
+    return np.where(at < n, at, -1).astype("int64")
+
+
+def two_labels(mask: np.ndarray, true: str, false: str) -> pd.api.extensions.ExtensionArray:
+    """Return ``np.where(mask, true, false)`` as a ``str`` array.
+
+    Built in Arrow, as a dictionary of the two texts decoded: the column that assigning the
+    numpy array of texts makes, without converting the texts one by one.
+
+    Examples
+    --------
+    >>> list(two_labels(np.array([True, False]), "holder", "tenant"))
+    ['holder', 'tenant']
+    """
+    codes = pa.array(np.asarray(mask, dtype=bool).astype(np.int8))
+    texts = pa.DictionaryArray.from_arrays(codes, pa.array([false, true])).dictionary_decode()
+    return pd.array(texts, dtype="str")
 
 
 def _isin(values: pd.Series, pool: set[str] | frozenset[str]) -> np.ndarray:
@@ -453,13 +631,34 @@ def _isin(values: pd.Series, pool: set[str] | frozenset[str]) -> np.ndarray:
     )
 
 
-def _normalised(values: pd.Series) -> np.ndarray:
-    """Return :func:`~landeff.validate.normalise_name` of each value (once per distinct text)."""
-    if not isinstance(values.dtype, pd.StringDtype):
-        return np.asarray(values.map(normalise_name), dtype=object)
+#: Names made only of printable ASCII other than the space and of CJK Unified Ideographs
+#: (U+4E00-U+9FFF). Each of these characters is its own NFKC form with combining class 0 (NFKC
+#: quick check Yes), so such a string is already NFKC-normalised (UAX #15); and none is
+#: whitespace. :func:`~landeff.validate.normalise_name` returns such a name unchanged.
+_FOLDED_ALREADY = "^[!-~\u4e00-\u9fff]+$"
+
+
+def _fold_names(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Return :func:`~landeff.validate.normalise_name` of each value, as an object array.
+
+    Each distinct text is folded once. Texts that are already folded (:data:`_FOLDED_ALREADY`,
+    matched by Arrow's vectorised regex) are kept as they are; only the others (full-width
+    brackets, spaces, compatibility characters) go through ``normalise_name``. Missing values
+    give None.
+    """
     codes, uniques = pd.factorize(values)
-    folded = np.array([normalise_name(u) for u in uniques] + [None], dtype=object)
-    return folded[codes]  # a missing value has code -1: the None at the end
+    uniq = np.asarray(uniques, dtype=object)
+    if not all(type(u) is str for u in uniq):  # numbers in a name column: the plain way
+        return np.array([normalise_name(v) for v in np.asarray(values, dtype=object)], dtype=object)
+    folded = uniq.copy()
+    try:
+        plain = pc.match_substring_regex(pa.array(uniq, type=pa.large_string()), _FOLDED_ALREADY)
+        kept = plain.to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate: no fast path
+        kept = np.zeros(len(uniq), dtype=bool)
+    redo = np.flatnonzero(~kept)
+    folded[redo] = [normalise_name(u) for u in uniq[redo]]
+    return np.append(folded, None)[codes]  # a missing value has code -1: the None at the end
 
 
 def attribute_land(
@@ -490,9 +689,17 @@ def attribute_land(
         ``links`` with ``land_m2`` and ``share`` (fraction of the enterprise's land on the parcel).
     """
     out = links.copy()
-    p = parcels.set_index("parcel_id")
-    area = p["area_m2"].reindex(out["parcel_id"]).to_numpy(dtype=float)
-    fa = p["floor_area_m2"].reindex(out["parcel_id"]).fillna(0).to_numpy(dtype=float)
+    parcel_ids = out["parcel_id"].to_numpy(dtype=object)
+    at = positions(parcel_ids, parcels["parcel_id"])
+    known = at >= 0  # a parcel id not in ``parcels``: no area, no floor area
+
+    def of_parcel(column: str) -> np.ndarray:
+        values = parcels[column].to_numpy(dtype=float)[at]
+        return np.where(known, values, np.nan)
+
+    area = of_parcel("area_m2")
+    fa = of_parcel("floor_area_m2")
+    fa = np.where(np.isnan(fa), 0.0, fa)  # as fillna(0): an infinite value stays
     rented_total = (
         pd.to_numeric(enterprises["rented_floor_area_m2"], errors="coerce").to_numpy(dtype=float)
         if "rented_floor_area_m2" in enterprises
@@ -500,12 +707,19 @@ def attribute_land(
     )
     rented_row = rented_total[out["row"].to_numpy()]
     # An enterprise renting on several parcels: its rented area is split in proportion to floor area.
-    out["_fa"] = fa
     # group keys computed once: the enterprise row, and (year, parcel)
     by_row = out["row"].to_numpy()
-    by_parcel = out.groupby(["year", "parcel_id"], sort=False).ngroup().to_numpy()
-    by_parcel = np.where(by_parcel >= 0, by_parcel, np.nan)  # a missing year or id: no group
-    fa_sum = out["_fa"].groupby(by_row).transform("sum").to_numpy()
+    year_code, _ = pd.factorize(out["year"])
+    parcel_code = at.copy()  # a parcel's position, or a number after them for an id not there
+    if not known.all():
+        parcel_code[~known] = len(parcels) + pd.factorize(parcel_ids[~known])[0]
+        parcel_code[~known & pd.isna(parcel_ids)] = -1
+    grouped = (year_code >= 0) & (parcel_code >= 0)  # a missing year or id: no group
+    by_parcel = np.full(len(out), np.nan)
+    by_parcel[grouped] = pd.factorize(
+        year_code[grouped] * (2 * len(parcels) + len(out) + 1) + parcel_code[grouped]
+    )[0]
+    fa_sum = pd.Series(fa).groupby(by_row).transform("sum").to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         rented = np.where(fa_sum > 0, rented_row * fa / fa_sum, np.nan)
     tenant = out["role"].to_numpy() == "tenant"
@@ -523,8 +737,8 @@ def attribute_land(
             "land equally with the holder",
             column="uscc",
         )
-    out["_fs"] = np.where(tenant, floor_share, np.nan)
-    fs_sum = out["_fs"].groupby(by_parcel).transform("sum").to_numpy()
+    tenant_share = pd.Series(np.where(tenant, floor_share, np.nan))
+    fs_sum = tenant_share.groupby(by_parcel).transform("sum").to_numpy()
     over = fs_sum > 1.0 + 1e-9
     if over.any():
         over_rows = enterprises.iloc[np.unique(out["row"].to_numpy()[over & tenant])]
@@ -536,22 +750,24 @@ def attribute_land(
             column="rented_floor_area_m2",
         )
     scale = np.where(over, 1.0 / np.where(over, fs_sum, 1.0), 1.0)
-    fs = np.nan_to_num(out["_fs"].to_numpy()) * scale
+    fs = np.nan_to_num(tenant_share.to_numpy()) * scale
     residual_land = area * (1.0 - np.minimum(np.nan_to_num(fs_sum), 1.0))
     # Who shares the residual: the holder and the tenants without a known share.
     residual_member = ~tenant | no_area
     if method == "merge_holder":
         residual_member = ~tenant
-    out["_rm"] = residual_member.astype(int)
-    n_res = out["_rm"].groupby(by_parcel).transform("sum").to_numpy()
+    n_res = np.full(len(out), np.nan)  # residual members on the (year, parcel) of each link
+    group = by_parcel[grouped].astype("int64")
+    n_res[grouped] = np.bincount(group, weights=residual_member[grouped])[group]
     with np.errstate(invalid="ignore", divide="ignore"):
         land = np.where(
             residual_member,
             np.where(n_res > 0, residual_land / np.maximum(n_res, 1), 0.0),
             fs * area,
         )
-    out["land_m2"] = np.nan_to_num(land)
-    tot = out["land_m2"].groupby(by_row).transform("sum").to_numpy()
-    nlinks = out["land_m2"].groupby(by_row).transform("size").to_numpy()
-    out["share"] = np.where(tot > 0, out["land_m2"] / np.where(tot > 0, tot, 1), 1.0 / nlinks)
-    return out.drop(columns=["_fa", "_fs", "_rm"])
+    land_m2 = pd.Series(np.nan_to_num(land))
+    tot = land_m2.groupby(by_row).transform("sum").to_numpy()
+    nlinks = np.bincount(by_row)[by_row]
+    out["land_m2"] = land_m2.to_numpy()
+    out["share"] = np.where(tot > 0, land_m2.to_numpy() / np.where(tot > 0, tot, 1), 1.0 / nlinks)
+    return out

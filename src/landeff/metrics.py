@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .crs import M2_PER_MU
+from .join import positions, two_labels
 
 #: Enterprise figures summed onto parcels and per enterprise (万元, tce, kWh, t, 人).
 FIGURES = (
@@ -120,13 +121,35 @@ def measure_parcels(
         ``n_buildings``.
     """
     idx = pd.Index(parcels["parcel_id"], name="parcel_id")
-    g = pieces.groupby("parcel_id")
-    out = pd.DataFrame(index=idx)
-    out["footprint_m2"] = footprint_m2.reindex(idx).fillna(0.0)
-    out["floor_area_m2"] = g["floor_area_m2"].sum().reindex(idx).fillna(0.0)
-    out["far_floor_area_m2"] = g["far_floor_area_m2"].sum().reindex(idx).fillna(0.0)
-    out["n_buildings"] = g["building_id"].nunique().reindex(idx).fillna(0).astype(int)
-    area = parcels.set_index("parcel_id")["area_m2"].reindex(idx)
+    n = len(idx)
+    # sums per parcel over integer positions: the same groups, each summed in row order, as a
+    # groupby on the ids followed by a reindex to the parcels
+    at = positions(pieces["parcel_id"], idx)
+    on = at >= 0
+    sums = (
+        pieces.loc[on, ["floor_area_m2", "far_floor_area_m2"]]
+        .groupby(at[on])
+        .sum()
+        .reindex(range(n), fill_value=0.0)
+    )
+    # distinct buildings per parcel: each (parcel, building) pair counted once
+    building, _ = pd.factorize(pieces["building_id"])  # a missing id (-1) is not a building
+    both = on & (building >= 0)
+    pairs = pd.unique(at[both] * len(building) + building[both])
+    n_buildings = np.bincount(pairs // max(len(building), 1), minlength=n)
+    fp_at = positions(footprint_m2.index, idx)
+    footprint = np.zeros(n)
+    footprint[fp_at[fp_at >= 0]] = footprint_m2.to_numpy(dtype=float)[fp_at >= 0]
+    out = pd.DataFrame(
+        {
+            "footprint_m2": np.where(np.isnan(footprint), 0.0, footprint),
+            "floor_area_m2": sums["floor_area_m2"].to_numpy(),
+            "far_floor_area_m2": sums["far_floor_area_m2"].to_numpy(),
+            "n_buildings": n_buildings.astype(int),
+        },
+        index=idx,
+    )
+    area = parcels["area_m2"].to_numpy(dtype=float)
     out["far"] = _div(out["far_floor_area_m2"], area)
     out["building_density"] = _div(out["footprint_m2"], area)
     return out
@@ -138,15 +161,20 @@ def measure_enterprises(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.Da
     ``land_m2`` sums the enterprise's attributed land over its parcels; ``role`` is ``holder`` where it
     holds any of them, else ``tenant``.
     """
-    ent = enterprises.reset_index(drop=True).copy()
-    land = links.groupby("row")["land_m2"].sum()
-    ent["land_m2"] = land.reindex(ent.index).fillna(0.0).to_numpy()
+    ent = enterprises.reset_index(drop=True)  # copy-on-write: the caller's frame is not changed
+    n = len(ent)
+    row = np.asarray(links["row"], dtype="int64")
+    mine = (row >= 0) & (row < n)  # links of rows that are not in ``enterprises`` count for nothing
+    land = pd.Series(links["land_m2"].to_numpy(dtype=float)[mine]).groupby(row[mine]).sum()
+    land_m2 = np.zeros(n)
+    land_m2[land.index.to_numpy()] = land.to_numpy()
+    ent["land_m2"] = np.where(np.isnan(land_m2), 0.0, land_m2)
     ent["land_mu"] = ent["land_m2"] / M2_PER_MU
-    role = links.assign(h=links["role"].eq("holder")).groupby("row")["h"].any()
-    ent["role"] = np.where(
-        role.reindex(ent.index).fillna(False).to_numpy(dtype=bool), "holder", "tenant"
+    holds = (links["role"].to_numpy() == "holder")[mine]
+    ent["role"] = two_labels(
+        np.bincount(row[mine], weights=holds, minlength=n) > 0, "holder", "tenant"
     )
-    ent["parcel_ids"] = _joined_ids(links).reindex(ent.index)
+    ent["parcel_ids"] = _joined_ids(links, n)
     for fig in FIGURES:
         if fig not in ent:
             ent[fig] = np.nan
@@ -154,23 +182,27 @@ def measure_enterprises(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.Da
     return ent
 
 
-def _joined_ids(links: pd.DataFrame) -> pd.Series:
-    """Return each ``row``'s parcel ids, sorted and ';'-joined (a Python join only where several)."""
+def _joined_ids(links: pd.DataFrame, n: int) -> pd.Series | np.ndarray:
+    """Return the parcel ids of rows ``0 .. n - 1``, sorted and ';'-joined (None: no parcel).
+
+    A row with one link takes its id as it is; only rows with several are joined in Python.
+    """
 
     def join(ids: pd.Series) -> str:
         return ";".join(sorted(ids))
 
     if links.empty:
-        return links.groupby("row")["parcel_id"].agg(join)
-    rows = links["row"].to_numpy()
+        return links.groupby("row")["parcel_id"].agg(join).reindex(range(n))
+    rows = np.asarray(links["row"], dtype="int64")
     several = pd.Series(rows).duplicated(keep=False).to_numpy()
-    parts = []
-    if not several.all():
-        ids = links["parcel_id"].to_numpy(dtype=object)[~several]
-        parts.append(pd.Series(ids, index=rows[~several]))
-    if several.any():
-        parts.append(links.loc[several].groupby("row")["parcel_id"].agg(join))
-    return pd.concat(parts) if len(parts) > 1 else parts[0]
+    mine = (rows >= 0) & (rows < n)
+    out = np.full(n, None, dtype=object)
+    one = ~several & mine
+    out[rows[one]] = links["parcel_id"].to_numpy(dtype=object)[one]
+    if (several & mine).any():
+        joined = links.loc[several & mine].groupby("row")["parcel_id"].agg(join)
+        out[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+    return out
 
 
 def spread_to_parcels(
@@ -185,17 +217,25 @@ def spread_to_parcels(
     """
     ent = enterprises[[f for f in FIGURES if f in enterprises]].reindex(links["row"].to_numpy())
     share = links["share"].to_numpy(dtype=float)
-    parts = pd.DataFrame({"parcel_id": links["parcel_id"].to_numpy()})
+    parts = {}
     for fig in FIGURES:
         vals = ent[fig].to_numpy(dtype=float) if fig in ent else np.full(len(ent), np.nan)
         parts[fig] = vals * share
     active = is_active(ent, stopped_kwh=stopped_kwh).to_numpy()
-    parts["n_enterprises"] = 1
+    parts["n_enterprises"] = np.ones(len(ent), dtype="int64")
     parts["n_active"] = active.astype(int)
-    parts["holder_land_m2"] = np.where(links["role"].to_numpy() == "holder", links["land_m2"], 0.0)
-    parts["tenant_land_m2"] = np.where(links["role"].to_numpy() == "tenant", links["land_m2"], 0.0)
-    summed = parts.groupby("parcel_id").sum(min_count=1)
-    out = summed.reindex(parcel_index)
+    role = links["role"].to_numpy()
+    land = links["land_m2"].to_numpy(dtype=float)
+    parts["holder_land_m2"] = np.where(role == "holder", land, 0.0)
+    parts["tenant_land_m2"] = np.where(role == "tenant", land, 0.0)
+    # summed per parcel position: the groups (and each one's order of addition) of a groupby on
+    # the parcel ids followed by a reindex to ``parcel_index``
+    at = positions(links["parcel_id"], parcel_index)
+    on = at >= 0
+    frame = pd.DataFrame(parts)
+    summed = frame.loc[on].groupby(at[on]).sum(min_count=1)
+    out = summed.reindex(range(len(parcel_index)))
+    out.index = parcel_index
     for c in ("n_enterprises", "n_active"):
         out[c] = out[c].fillna(0).astype(int)
     for c in ("holder_land_m2", "tenant_land_m2"):
