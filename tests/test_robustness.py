@@ -373,6 +373,24 @@ def test_bad_geometry_is_repaired_or_reported_and_the_parcel_kept(geom, code, ar
             assert g is None or (g.is_valid and g.geom_type in {"Polygon", "MultiPolygon"})
 
 
+def test_a_coordinate_that_is_not_a_number_leaves_the_parcel_empty():
+    # A broken CAD export: GEOS cannot repair such a ring (make_valid raised before).
+    lon, lat, s = 120.30, 31.50, 0.001
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # shapely warns about the NaN it is asked to store
+        nan_ring = shapely.Polygon([(lon, lat), (np.nan, lat), (lon + s, lat + s), (lon, lat + s)])
+        infinite = shapely.Polygon([(lon, lat), (np.inf, lat), (lon + s, lat + s), (lon, lat + s)])
+    broken_collection = shapely.GeometryCollection([nan_ring, shapely.Point(lon, lat)])
+    geoms = [shapely.box(lon, lat, lon + s, lat + s), nan_ring, infinite, broken_collection]
+    r = run(parcels=layer(["ok", "nan", "inf", "collection"], geoms, crs=4490))
+    account(r, parcels_in=4)
+    lost = warning(r, "geometry_lost")
+    assert lost["row"].tolist() == [2, 3, 4]
+    assert lost["value"].str.startswith("Invalid Coordinate").all()
+    assert r.parcels["geometry"].isna().tolist() == [False, True, True, True]
+    assert r.parcels["area_m2"].isna().tolist() == [False, True, True, True]
+
+
 def _geojson(tmp_path, rings):
     feats = [{"type": "Feature", "properties": {"宗地编号": f"G{i + 1}"},
               "geometry": {"type": "Polygon", "coordinates": [ring]}} for i, ring in enumerate(rings)]
@@ -838,3 +856,84 @@ def test_building_rows_are_accounted_for():
     rejected = r.rejected.loc[r.rejected["reason_code"] == "building_outside_parcels", "row"]
     assert (used, rejected.tolist()) == (2, [3])
     assert r.parcels["far"].tolist() == pytest.approx([0.08, 0.12])  # 400 m² x 2 or 3 floors
+
+
+# --------------------------------------------------------------------------------------------
+# GeoPackage layers are read through Arrow when that gives the frame the row-by-row reader gives.
+# --------------------------------------------------------------------------------------------
+
+
+def typed_layer():
+    """Text (Chinese, blank, missing), integers and floats with gaps, times, mixed geometry."""
+    return gpd.GeoDataFrame(
+        {"宗地编号": ["甲-1", "B2", None, ""], "权利人": ["无锡甲机械有限公司", None, "乙", " 丙 "],
+         "n": pd.array([1, None, 3, 4], dtype="Int64"), "n32": np.array([1, 2, 3, 4], "int32"),
+         "area": [1.5, np.nan, 2.0, 3.0],
+         "t": pd.to_datetime(["2020-01-02 03:04:05", None, "2021-06-30 00:00:00", "2022-01-01 00:00:00"])},
+        geometry=[box(0, 0), None, shapely.MultiPolygon([box(200, 0), box(400, 0)]),
+                  box(600, 0, 50, 20)],
+        crs=4549,
+    )
+
+
+def read_both_ways(path, monkeypatch):
+    import landeff.io.vector as vector
+
+    through_arrow = read_layer(path)
+    with monkeypatch.context() as m:
+        m.setattr(vector, "ARROW_SUFFIXES", set())
+        row_by_row = read_layer(path)
+    return through_arrow, row_by_row
+
+
+def assert_same_layer(a, b):
+    assert a.crs == b.crs and a.attrs == b.attrs
+    pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+    same = shapely.equals_exact(np.asarray(a.geometry.values), np.asarray(b.geometry.values), 0)
+    assert (same | (a.geometry.isna() & b.geometry.isna())).all()
+
+
+def test_geopackage_read_through_arrow_is_the_row_by_row_frame(tmp_path, monkeypatch):
+    from landeff.io.vector import _arrow_reads_alike
+
+    path = tmp_path / "p.gpkg"
+    typed_layer().to_file(path, engine="pyogrio")
+    assert _arrow_reads_alike(path, {})
+    through_arrow, row_by_row = read_both_ways(path, monkeypatch)
+    assert_same_layer(through_arrow, row_by_row)
+    assert through_arrow["n"].isna().tolist() == [False, True, False, False]
+
+
+def test_geopackage_with_a_flag_field_with_gaps_is_read_row_by_row(tmp_path, monkeypatch):
+    from landeff.io.vector import _arrow_reads_alike
+
+    path = tmp_path / "p.gpkg"
+    typed_layer().assign(flag=pd.array([True, None, False, True], dtype="boolean")).to_file(
+        path, engine="pyogrio")
+    assert not _arrow_reads_alike(path, {})  # Arrow would give objects, row by row floats
+    through_arrow, row_by_row = read_both_ways(path, monkeypatch)
+    assert_same_layer(through_arrow, row_by_row)
+    assert through_arrow["flag"].dtype == "float64"
+
+
+def test_failed_arrow_read_falls_back_to_row_by_row_without_its_messages(tmp_path, monkeypatch):
+    import pyogrio
+
+    import landeff.io.vector as vector
+
+    path = tmp_path / "p.gpkg"
+    typed_layer().to_file(path, engine="pyogrio")
+    real = pyogrio.read_dataframe
+
+    def arrow_fails(*args, use_arrow=False, **kwargs):  # as for a layer of curved geometry
+        if use_arrow:
+            warnings.warn("from the failed Arrow read", RuntimeWarning, stacklevel=2)
+            raise NotImplementedError("Nonlinear geometry types are not currently supported")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vector.pyogrio, "read_dataframe", arrow_fails)
+    got = read_layer(path)
+    monkeypatch.setattr(vector.pyogrio, "read_dataframe", real)
+    _, row_by_row = read_both_ways(path, monkeypatch)
+    assert_same_layer(got, row_by_row)
+    assert not any("failed Arrow" in n["message"] for n in got.attrs["read_warnings"])

@@ -141,3 +141,99 @@ def test_long_semicolon_csv(tmp_path):
     fast = read_table(p, kind="enterprises")
     pd.testing.assert_frame_equal(as_objects(fast), as_objects(general_reader(p, delimiter=";")))
     assert len(fast) == 30
+
+
+# --------------------------------------------------------------------------------------------
+# A long file whose head is UTF-8 is decoded only up to HEAD_BYTES; pyarrow checks the rest.
+# --------------------------------------------------------------------------------------------
+
+
+def long_utf8_file(tmp_path, body_lines, *, head=None, encoding="utf-8"):
+    p = tmp_path / "e.csv"
+    lines = [*(head or [",".join(HEADER)]), *body_lines]
+    p.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return p
+
+
+BODY = [f'9135010{i:04d}M00010,"甲{i}, 有限公司",2024,{i}.5' for i in range(2000)]
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "body", "encoding"),
+    [
+        ("plain", None, BODY, "utf-8"),
+        ("bom", None, BODY, "utf-8-sig"),
+        ("title rows", ["衡山高新区2024年企业数据", ""], BODY, "utf-8"),
+        ("quoted newline past the head", None, [*BODY, '913501,"甲\n乙",2024,1'], "utf-8"),
+    ],
+)
+def test_long_utf8_csv_decoded_from_its_head_reads_as_the_csv_module_reads_it(
+    tmp_path, monkeypatch, name, head, body, encoding
+):
+    import landeff.io.tables as tables
+
+    monkeypatch.setattr(tables, "HEAD_BYTES", 8192)  # the file is about 80 kB
+    if head is not None:
+        head = [*head, ",".join(HEADER)]
+    p = long_utf8_file(tmp_path, body, head=head, encoding=encoding)
+    assert len(p.read_bytes()) > 8 * tables.HEAD_BYTES
+    fast = tables._read_long_utf8_csv(p.read_bytes(), kind="enterprises", file=str(p))
+    assert fast is not None  # the head-only path was taken
+    slow = general_reader(p)
+    pd.testing.assert_frame_equal(as_objects(fast), as_objects(slow))
+    assert fast.attrs["header_rows"] == slow.attrs["header_rows"]
+    assert fast.attrs["encoding"] == encoding
+    pd.testing.assert_frame_equal(as_objects(read_table(p, kind="enterprises")), as_objects(slow))
+
+
+def test_long_csv_with_gbk_past_a_utf8_head_is_read_as_gbk(tmp_path, monkeypatch):
+    import landeff.io.tables as tables
+
+    monkeypatch.setattr(tables, "HEAD_BYTES", 8192)
+    p = tmp_path / "e.csv"
+    # ASCII (so UTF-8) for the first 3000 rows; GBK Chinese after them.
+    rows = [f"9135010{i:04d}M00010,company {i},2024,{i}" for i in range(3000)]
+    rows += [f"9135010{i:04d}M00010,甲{i}公司,2024,{i}" for i in range(3000, 3010)]
+    p.write_bytes(("\n".join([",".join(HEADER), *rows]) + "\n").encode("gbk"))
+    assert tables._read_long_utf8_csv(p.read_bytes(), kind="enterprises", file=str(p)) is None
+    got = read_table(p, kind="enterprises")
+    assert got.attrs["encoding"] == "gb18030"
+    assert got["企业名称"].iloc[-1] == "甲3009公司"
+    pd.testing.assert_frame_equal(as_objects(got), as_objects(general_reader(p)))
+
+
+def test_header_score_counts_aliases_and_their_beginnings():
+    from landeff.io.tables import _alias_starts, _header_score
+    from landeff.schema import alias_table, split_unit
+
+    aliases = alias_table("enterprises")
+
+    def by_definition(cells):  # an alias, or (4 characters or more) the beginning of one
+        return sum(
+            1 for c in cells if c is not None and (
+                split_unit(c)[0] in aliases
+                or len(split_unit(c)[0]) >= 4
+                and any(a.startswith(split_unit(c)[0]) for a in aliases)))
+
+    cells = [*aliases, *(a[:k] for a in aliases for k in range(1, len(a) + 1)), "统一社会信用",
+             "统一社会信用代码(万元)", "tax_", "tax_wa", "x" * 9, "", None, 3.5, "91350100M000100Y43"]
+    starts = _alias_starts(aliases)
+    for cell in cells:
+        assert _header_score([cell], aliases, starts) == by_definition([cell]), cell
+    assert _header_score(cells, aliases) == by_definition(cells)
+
+
+@pytest.mark.parametrize("first", ["wide rows", "a quoted name past the head"])
+def test_long_csv_whose_first_rows_do_not_fit_the_head_is_decoded_whole(tmp_path, monkeypatch, first):
+    import landeff.io.tables as tables
+
+    monkeypatch.setattr(tables, "HEAD_BYTES", 8192)
+    if first == "wide rows":  # 16 rows of about 600 bytes: the header search rows pass the head
+        rows = [f'9135010{i:04d}M00010,"{"甲" * 190}",2024,{i}' for i in range(16)]
+    else:  # the 17th record (the last the header search reads) runs over lines past the head
+        rows = [*BODY[:15], '913501,"乙' + "\n乙" * 2000 + '",2024,1']
+    p = long_utf8_file(tmp_path, [*rows, *BODY])
+    assert tables._read_long_utf8_csv(p.read_bytes(), kind="enterprises", file=str(p)) is None
+    got = read_table(p, kind="enterprises")
+    pd.testing.assert_frame_equal(as_objects(got), as_objects(general_reader(p)))
+    assert got.attrs["encoding"] == "utf-8"

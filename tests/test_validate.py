@@ -338,3 +338,256 @@ def test_a_real_code_with_an_e_between_digits_is_not_a_lost_number():
     kept = check_uscc(frame, "uscc", diagnostics=d)
     assert kept["uscc"].tolist() == ["910939660001E53999"]
     assert d.rejected["row"].tolist() == [3, 4]
+
+
+# --------------------------------------------------------------------------------------------
+# Fast paths: a column of text (pyarrow-backed, as read from CSV, GeoParquet or GeoPackage) is
+# parsed and checked in pyarrow; the same cells in an object column go cell by cell. Both must give
+# what the rule for one cell, written out here, gives.
+# --------------------------------------------------------------------------------------------
+
+WHITE = "\t\n\x0b\x1c \xa0\u2003\u3000\u2028"  # ASCII and Unicode white space
+FOLD_TEXT = st.text(alphabet="aZ09P-_." + WHITE + "ｐＡ１园区\u0308", max_size=8)
+
+
+def fold_reference(cell, upper):
+    """The rule for one text cell: NFKC, strip, upper-case for codes; nothing left is missing."""
+    import unicodedata
+
+    if cell is None:
+        return None
+    text = unicodedata.normalize("NFKC", cell).strip()
+    return (text.upper() if upper else text) or None
+
+
+def both_kinds(cells):
+    """The same cells as a pyarrow-backed text column and as an object column."""
+    return pd.Series(cells, dtype="str"), pd.Series(cells, dtype=object)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(FOLD_TEXT, st.none()), min_size=1, max_size=20), st.booleans())
+def test_text_and_codes_fold_alike_in_pyarrow_and_cell_by_cell(cells, long):
+    from landeff.validate import _codes, _text
+
+    if long:  # long and of few values: folded once per distinct value
+        cells = cells * (9000 // len(cells) + 1)
+    for fold, upper in ((_text, False), (_codes, True)):
+        want = [fold_reference(c, upper) for c in cells]
+        for values in both_kinds(cells):
+            got = fold(values)
+            assert got.dtype == object and got.tolist() == want
+
+
+TOTAL_TEXT = st.text(alphabet="合计总小累x:：tTOoaAlｔ" + WHITE + "\u0308", max_size=9)
+
+
+def total_reference(cell):
+    """A totals label: NFKC, white space removed, then 合计/总计/小计/累计/total, maybe a colon."""
+    import re
+    import unicodedata
+
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell))
+    return bool(re.match(r"^(合计|总计|小计|累计|total)[:：]?$", text, re.IGNORECASE))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(TOTAL_TEXT, st.sampled_from(["合计", " 总 计：", "ＴＯＴＡＬ", "合\u3000计",
+                                                      "合 \u3000 \t 计\xa0 ：", " t o t a l : "]),
+                          st.none()), min_size=1, max_size=20))
+def test_totals_cells_are_found_alike_in_pyarrow_and_cell_by_cell(cells):
+    from landeff.validate import _total_cells, _total_cells_one_by_one
+
+    want = [c is not None and total_reference(c) for c in cells]
+    text, objects = both_kinds(cells)
+    assert _total_cells(text).tolist() == want  # pyarrow
+    assert _total_cells(objects).tolist() == want  # pyarrow, from an object column of text
+    assert _total_cells_one_by_one(objects).tolist() == want
+    mixed = pd.Series([*cells, 3.5, ["合计"]], dtype=object)  # not all text: cell by cell
+    assert _total_cells(mixed).tolist() == [*want, False, False]
+
+
+def test_white_space_screen_misses_no_white_space_character():
+    import pyarrow as pa
+
+    from landeff.io.tables import PY_WHITESPACE
+    from landeff.validate import _may_hold_white_space
+
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == PY_WHITESPACE
+    for c in PY_WHITESPACE:
+        arr = pa.array(["x", f"合{c}计", "y"])
+        assert _may_hold_white_space(arr) and _may_hold_white_space(arr.slice(1, 1))
+        assert not _may_hold_white_space(arr.slice(2))  # the bytes of a slice only
+    assert not _may_hold_white_space(pa.array(["合成企业有限公司", "P0001;P2", "ｔｏｔａｌ", None]))
+
+
+CODE_CELLS = [GOOD, GOOD.lower(), f" {GOOD} ", GOOD[:-1] + "4", "９１３５０１００Ｍ０００１００Ｙ４３",
+              "910939660001E53999", "9.13501E+17", "9.13501e+17", "1E+17", "-9E-3", "+1.5E10",
+              "١.٢E+5", "1.5E10", "9.1E+17.5", "ABCDEFGHJKLMNPQRT1", GOOD[:-1] + "Ｘ", "", "合计", None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(CODE_CELLS), min_size=1, max_size=25))
+def test_credit_code_checks_alike_in_pyarrow_and_cell_by_cell(cells):
+    from landeff.validate import check_uscc
+
+    results = []
+    for values in both_kinds(cells):
+        d = Diagnostics()
+        frame = pd.DataFrame({"uscc": values, "_file": "e.csv", "_sheet": None,
+                              "_row": range(2, len(cells) + 2)})
+        kept = check_uscc(frame, "uscc", diagnostics=d)
+        results.append((kept["uscc"].tolist(), kept["_row"].tolist(), d.rejected.to_dict("list"),
+                        d.warnings.to_dict("list")))
+    assert results[0] == results[1]
+    # The rule for one code, after folding: lost if in scientific notation, checked if not.
+    import re
+
+    for code, row in zip(*results[0][:2], strict=True):
+        assert not re.match(r"^[+-]?\d+(\.\d+)?[eE][+-]\d+$|^[+-]?\d+\.\d+[eE]\d+$", code or "")
+        assert code == fold_reference(cells[row - 2], upper=True)
+
+
+def test_code_flags_of_text_agree_with_the_python_rules():
+    import pyarrow as pa
+
+    from landeff.validate import _code_flags
+
+    # Folded codes as check_uscc sees them, and what a reader could hand over unfolded: a code
+    # ending in a line break (Python's $ matches before it), digits of other scripts (\d in Python).
+    codes = pd.Series([c for c in CODE_CELLS if c is not None] + ["9E+5\n", "٣E+5", None] * 3,
+                      dtype=object)
+    fast = _code_flags(codes, pa.array(codes, type=pa.large_string(), from_pandas=True))
+    slow = _code_flags(codes, None)
+    assert fast[0].tolist() == slow[0].tolist() and fast[1].tolist() == slow[1].tolist()
+    assert fast[0].sum() >= 8 and fast[1].sum() >= 2  # both kinds are there
+
+
+def test_credit_code_check_of_text_agrees_with_one_by_one():
+    import pyarrow as pa
+
+    from landeff.validate import USCC_ALPHABET, _uscc_valid_text
+
+    rng = np.random.default_rng(3)
+    codes = ["".join(rng.choice(list(USCC_ALPHABET), 17)) for _ in range(300)]
+    codes = [c + USCC_ALPHABET[i % 31] for i, c in enumerate(codes)]
+    codes += [GOOD, GOOD.lower(), GOOD[:-1], GOOD + "0", GOOD[:-1] + "Ｘ", "é" + GOOD[2:], "", None]
+    for arr in (pa.array(codes), pa.array(codes, type=pa.large_string())):
+        for part in (arr, arr.slice(5), arr.slice(3, 200)):  # offsets into the buffers
+            want = [c is not None and uscc_valid(c) for c in part.to_pylist()]
+            assert _uscc_valid_text(part).tolist() == want
+    assert sum(uscc_valid(c) for c in codes if c) > 5
+
+
+def test_iso_date_columns_are_read_in_one_go_as_cell_by_cell():
+    rng = np.random.default_rng(4)
+    days = pd.Timestamp("1980-01-01") + pd.to_timedelta(rng.integers(0, 20000, 500), unit="D")
+    cells = [d.strftime("%Y-%m-%d") for d in days] + ["", " 2020-02-29 ", "\u3000", None]
+    fast, fast_bad = parse_dates(pd.Series(cells, dtype="str"))  # every cell ISO or blank
+    slow, slow_bad = parse_dates(pd.Series([*cells, "2019年1月"], dtype="str"))
+    assert fast.tolist() == slow.iloc[:-1].tolist() and not fast_bad.any() and not slow_bad.any()
+    assert fast.iloc[:500].tolist() == list(days) and fast.iloc[-4:].isna().tolist() == [
+        True, False, True, True]
+    # A day the month lacks, or a year pandas cannot hold: not understood, as one by one.
+    for odd in ("2019-02-29", "1600-01-01"):
+        got, bad = parse_dates(pd.Series([*cells[:3], odd], dtype="str"))
+        assert got.iloc[:3].tolist() == list(days[:3]) and bad.tolist() == [False] * 3 + [True]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet="P12a;，、 \u3000,", max_size=8), st.none()),
+                min_size=1, max_size=20))
+def test_id_lists_alike_in_pyarrow_and_cell_by_cell(cells):
+    import re
+    import unicodedata
+
+    from landeff.validate import _id_lists
+
+    want = [[] if c is None else
+            [p for p in re.split(r"[,;，；、\s]+", unicodedata.normalize("NFKC", c).strip()) if p]
+            for c in cells]
+    for values in both_kinds(cells):
+        assert _id_lists(values).tolist() == want
+
+
+def awkward_enterprise_rows(n):
+    """Rows with totals, lost and bad codes, repeats, names with spaces, blank and odd cells."""
+    rng = np.random.default_rng(5)
+    pick = lambda pool: [pool[i] for i in rng.integers(0, len(pool), n)]  # noqa: E731
+    return pd.DataFrame({
+        "统一社会信用代码": pick(CODE_CELLS),
+        "企业名称": pick(["甲公司", " 乙 公司 ", "合计", "ABC Co Ltd", "ｔｏｔａｌ：", "", None]),
+        "年度": pick(["2024", "2023", " 2024 ", "", "二〇二四"]),
+        "税收(万元)": pick(["1.5", "2,000", "-3", "", "１２", "x"]),
+        "园区": pick(["YQ1", "YQ2", " yq1", "小计"]),
+        "所在宗地编号": pick(["P1", "P1;P2", "P2，P3", "", None]),
+        "投产日期": pick(["2019-12-31", "2019年1月", ""]),
+        "规上": pick(["是", "否", "Y", "也许"]),
+    })
+
+
+@pytest.mark.parametrize("n", [40, 9000])  # 9000: long enough to fold few values once each
+def test_enterprises_prepared_alike_from_text_and_object_columns(n):
+    rows = awkward_enterprise_rows(n)
+    results = []
+    for dtype in ("str", object):
+        d = Diagnostics()
+        frame = read_table(rows.astype(dtype), kind="enterprises")
+        out = prepare_enterprises(frame, default_year=2024, diagnostics=d)
+        results.append((out, d))
+    (a, da), (b, db) = results
+    pd.testing.assert_frame_equal(a.drop(columns="_file"), b.drop(columns="_file"))
+    pd.testing.assert_frame_equal(da.warnings, db.warnings)
+    pd.testing.assert_frame_equal(da.rejected, db.rejected)
+    assert {"non_data", "uscc_lost"} <= set(da.rejected["reason_code"])
+    assert "uscc_check" in set(da.warnings["code"])
+
+
+def test_parcels_and_contracts_prepared_alike_from_text_and_object_columns():
+    from landeff.validate import prepare_contracts
+
+    rng = np.random.default_rng(6)
+    n = 300
+    cols = {"宗地编号": [f" P{i} " if i % 7 else None for i in range(n)],
+            "权利人统一社会信用代码": [CODE_CELLS[i] for i in rng.integers(0, len(CODE_CELLS), n)],
+            "受让人": [["甲", "合计", None, " 乙 "][i % 4] for i in range(n)]}
+    geoms = [shapely.box(120 + i * 1e-3, 30, 120.0005 + i * 1e-3, 30.0005) for i in range(n)]
+    results = []
+    for dtype in ("str", object):
+        table = pd.DataFrame(cols).astype(dtype).assign(_file="x", _sheet=None,
+                                                        _row=range(2, n + 2))
+        d = Diagnostics()
+        par = prepare_parcels(gpd.GeoDataFrame(table, geometry=geoms, crs=4490), diagnostics=d)
+        con = prepare_contracts(table.copy(), diagnostics=d)
+        results.append((par.drop(columns="geometry"), con, d))
+    for x, y in zip(results[0][:2], results[1][:2], strict=True):
+        pd.testing.assert_frame_equal(x, y)
+    pd.testing.assert_frame_equal(results[0][2].warnings, results[1][2].warnings)
+    pd.testing.assert_frame_equal(results[0][2].rejected, results[1][2].rejected)
+    assert "uscc_lost" in set(results[0][2].warnings["code"])
+
+
+def test_far_outside_measures_exactly_where_the_limit_is_in_reach():
+    from pyproj import Geod
+
+    from landeff.checks import far_outside
+
+    # Parcels 0-120 km east and north-east of a park's middle, 200 of them within 1 % of the 50 km
+    # limit; 700 at the middle itself keep it there (it is the median).
+    rng = np.random.default_rng(7)
+    geod = Geod(ellps="GRS80")
+    km = np.r_[np.zeros(700), rng.uniform(0, 120, 400), rng.uniform(49.5, 50.5, 200)]
+    lon, lat, _ = geod.fwd(np.full(len(km), 118.0), np.full(len(km), 31.0),
+                           rng.uniform(0, 90, len(km)), km * 1000)
+    g = gpd.GeoDataFrame({"parcel_id": [f"P{i}" for i in range(len(km))], "park_id": "A"},
+                         geometry=gpd.points_from_xy(lon, lat), crs=4490)
+    d_exact, d_fast = Diagnostics(), Diagnostics()
+    exact = far_outside(g, diagnostics=d_exact).to_numpy()
+    fast = far_outside(g, diagnostics=d_fast, exact=False).to_numpy()
+    pd.testing.assert_frame_equal(d_exact.warnings, d_fast.warnings)
+    assert 250 < len(d_exact.warnings) < 500
+    # Within 1 % of the limit on the sphere (so surely from 49.75 km on the ellipsoid), or beyond:
+    # measured on the ellipsoid.
+    near = exact >= 49.75
+    assert (fast[near] == exact[near]).all()
+    assert np.allclose(fast, exact, rtol=0.006)  # elsewhere on the sphere, within 0.6 %

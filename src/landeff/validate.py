@@ -174,6 +174,58 @@ def _split_cells(values: pd.Series) -> tuple[pa.Array, np.ndarray, np.ndarray, n
     return pa.array(cells[text], type=pa.string()), np.flatnonzero(text), np.flatnonzero(other), cells
 
 
+def _arrow_text(values: pd.Series) -> pa.Array | None:
+    """Return a column as a pyarrow string array (null where missing) if every cell is text or missing.
+
+    None when some cell is something else (a number, a list, bytes): the caller then looks at the
+    cells one by one. For an object column, pandas' ``infer_dtype`` vouches that every cell it
+    does not skip as missing (None, NaN, NA) is a ``str``, which pyarrow converts as it is.
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        if values.dtype.storage == "pyarrow":
+            arr = pa.array(values)
+            return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.string())
+    if values.dtype != object:
+        return None
+    cells = values.to_numpy()
+    if infer_dtype(cells, skipna=True) not in ("string", "empty"):
+        return None
+    try:
+        return pa.array(cells, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+def _all_ascii(arr: pa.Array) -> bool:
+    """Whether every text of a pyarrow string (or dictionary) array is ASCII (nulls do not count)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary
+    return pc.all(pc.string_is_ascii(arr)).as_py() is not False
+
+
+def _data_bytes(arr: pa.Array) -> np.ndarray:
+    """Return the UTF-8 bytes of all texts of a pyarrow string array, one after the other."""
+    if not len(arr) or arr.buffers()[2] is None:
+        return np.empty(0, dtype=np.uint8)
+    offsets = np.frombuffer(
+        arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    )
+    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    return np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=end - start, offset=start)
+
+
+def _may_hold_white_space(arr: pa.Array) -> bool:
+    """Whether some text of ``arr`` may hold a white-space character (False: certainly none).
+
+    A white-space character (``str.isspace``) is in UTF-8 either one byte up to 0x20 or starts
+    with a byte from 0xC2 to 0xE3 (U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000), so text with
+    neither kind of byte has none. Looking at the bytes is cheaper than a regular expression.
+    """
+    data = _data_bytes(arr)
+    return bool(((data <= 0x20) | ((data >= 0xC2) & (data <= 0xE3))).any())
+
+
 def _per_unique(texts: np.ndarray, func: Any) -> tuple[np.ndarray, list[Any]]:
     """Apply ``func`` to each distinct text once: (code of each text, results by code)."""
     codes, uniques = pd.factorize(texts)
@@ -270,7 +322,9 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     for i in other_at:
         assert cells is not None
         out[i], bad[i] = _number_cell(cells[i])
-    return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
+    # (the arrays are new: the Series need no copies of them)
+    return (pd.Series(out, index=values.index, copy=False),
+            pd.Series(bad, index=values.index, copy=False))
 
 
 _CN_DATE = re.compile(r"^(\d{4})年(\d{1,2})月(?:(\d{1,2})日?)?$")
@@ -326,9 +380,19 @@ def _date_texts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     per distinct text.
     """
     n = len(arr)
+    trimmed = pc.utf8_trim(arr, characters=PY_WHITESPACE)
+    blank = pc.equal(pc.binary_length(trimmed), 0)
+    try:  # the usual case, a column of ISO dates and blanks: one conversion
+        # pyarrow reads exactly YYYY-MM-DD as a date, and refuses a day the month lacks.
+        days = pc.cast(pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed), pa.date32())
+    except pa.ArrowInvalid:
+        pass
+    else:
+        stamps = pc.cast(days, pa.timestamp("s")).to_numpy(zero_copy_only=False)
+        if ((stamps >= _NS_MIN) & (stamps <= _NS_MAX) | np.isnat(stamps)).all():
+            return stamps.astype("datetime64[ns]"), np.zeros(n, dtype=bool)  # blank: NaT, fine
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     bad = np.zeros(n, dtype=bool)
-    trimmed = pc.utf8_trim(arr, characters=PY_WHITESPACE)
     iso = np.asarray(pc.match_substring_regex(trimmed, r"^\d{4}-\d{2}-\d{2}$"))
     if iso.any():
         texts = trimmed.filter(pa.array(iso))
@@ -392,7 +456,9 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         for i in other[~numeric]:
             ts, bad[i] = _date_cell(cells[i])
             out[i] = ts.to_datetime64() if ts is not _NAT else np.datetime64("NaT")
-    return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
+    # (the arrays are new: the Series need no copies of them)
+    return (pd.Series(out, index=values.index, copy=False),
+            pd.Series(bad, index=values.index, copy=False))
 
 
 _TRUE = {"是", "y", "yes", "true", "1", "√", "✓", "规上", "t"}
@@ -446,7 +512,7 @@ def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         flag[i], unknown[i] = value is True, value is pd.NA
     return (
         pd.Series(pd.arrays.BooleanArray(flag, unknown), index=values.index),
-        pd.Series(bad, index=values.index, dtype=bool),
+        pd.Series(bad, index=values.index, dtype=bool, copy=False),
     )
 
 
@@ -479,8 +545,11 @@ def _fold_all(texts: np.ndarray, *, upper: bool = False) -> list[str | None]:
     return out if all(out) else [t or None for t in out]
 
 
-def _fold_repeated(values: pd.Series, *, upper: bool = False) -> np.ndarray | None:
-    """Fold a pyarrow-backed text column of few distinct values once per value (else None)."""
+def _fold_repeated(values: pd.Series, *, upper: bool = False) -> tuple[np.ndarray, pa.Array] | None:
+    """Fold a pyarrow-backed text column of few distinct values once per value (else None).
+
+    Returns the folded cells and the same texts as a pyarrow dictionary array.
+    """
     if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
         return None
     if len(values) < 4 * _SAMPLE:
@@ -493,31 +562,65 @@ def _fold_repeated(values: pd.Series, *, upper: bool = False) -> np.ndarray | No
         encoded = encoded.combine_chunks()
     folded = _fold_all(encoded.dictionary.to_numpy(zero_copy_only=False), upper=upper)
     lookup = np.fromiter([*folded, None], dtype=object, count=len(folded) + 1)
-    return lookup[np.asarray(pc.fill_null(encoded.indices, -1))]  # -1 (missing): None
+    cells = lookup[np.asarray(pc.fill_null(encoded.indices, -1))]  # -1 (missing): None
+    return cells, pa.DictionaryArray.from_arrays(encoded.indices, pa.array(folded, pa.string()))
+
+
+def _fold_ascii(values: pd.Series, *, upper: bool = False) -> tuple[np.ndarray, pa.Array] | None:
+    """Fold a pyarrow-backed text column whose text is all ASCII, in pyarrow (else None).
+
+    Gives :func:`_fold_all`'s result: for ASCII text NFKC changes nothing, ``str.strip()``
+    removes the characters of ``PY_WHITESPACE`` at either end, ``str.upper()`` is
+    ``ascii_upper``, and a text left empty is missing (None). Returns the folded cells and the
+    same texts as a pyarrow array.
+    """
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    arr = _arrow_text(values)
+    if arr is None or not _all_ascii(arr):
+        return None
+    folded = pc.utf8_trim(arr, characters=PY_WHITESPACE)
+    if upper:
+        folded = pc.ascii_upper(folded)
+    empty = pc.equal(pc.binary_length(folded), 0)
+    if pc.any(empty).as_py():
+        folded = pc.if_else(empty, pa.scalar(None, folded.type), folded)
+    return folded.to_numpy(zero_copy_only=False), folded
 
 
 def _text(values: pd.Series, *, upper: bool = False) -> pd.Series:
+    return _text_and_arrow(values, upper=upper)[0]
+
+
+def _text_and_arrow(values: pd.Series, *, upper: bool = False) -> tuple[pd.Series, pa.Array | None]:
+    """:func:`_text`, and its texts as a pyarrow array when they were folded in pyarrow (else None)."""
     if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
         as_int = values.dropna()
         if (as_int == np.floor(as_int)).all():
             values = values.astype("Int64")
         text = values.astype("string")
-        return text.astype(object).where(text.notna(), None)
+        return text.astype(object).where(text.notna(), None), None
     return _fold_column(values, upper=upper, other=lambda v: _text_cell(v, upper))
 
 
-def _fold_column(values: pd.Series, *, upper: bool, other: Callable[[Any], Any]) -> pd.Series:
-    """Fold a column's text cells in bulk (NFKC, stripped); ``other`` handles non-text cells."""
-    repeated = _fold_repeated(values, upper=upper)
-    if repeated is not None:
-        return pd.Series(repeated, index=values.index, dtype=object)
+def _fold_column(
+    values: pd.Series, *, upper: bool, other: Callable[[Any], Any]
+) -> tuple[pd.Series, pa.Array | None]:
+    """Fold a column's text cells in bulk (NFKC, stripped); ``other`` handles non-text cells.
+
+    Returns the folded column, and the same texts as a pyarrow array when they were folded in
+    pyarrow (else None).
+    """
+    fast = _fold_repeated(values, upper=upper) or _fold_ascii(values, upper=upper)
+    if fast is not None:
+        return pd.Series(fast[0], index=values.index, dtype=object, copy=False), fast[1]
     cells, is_text, rest = _text_cells(values)
     out = np.full(len(cells), None, dtype=object)
     if is_text.any():
         out[is_text] = _fold_all(cells[is_text], upper=upper)
     for i in np.flatnonzero(rest):
         out[i] = other(cells[i])
-    return pd.Series(out, index=values.index, dtype=object)
+    return pd.Series(out, index=values.index, dtype=object, copy=False), None
 
 
 def _id_list_text(text: str) -> list[str]:
@@ -526,6 +629,18 @@ def _id_list_text(text: str) -> list[str]:
 
 def _id_lists(values: pd.Series) -> pd.Series:
     """Split cells such as ``P1;P2`` or ``P1，P2`` into lists of ids (an empty list when missing)."""
+    arr = _arrow_text(values)
+    if arr is not None:  # text or missing: as below, with the plain ids found by pyarrow
+        texts = arr.to_numpy(zero_copy_only=False).tolist()  # None where missing
+        plain = np.asarray(pc.fill_null(pc.ascii_is_alnum(arr), False))
+        with checks.gc_paused():
+            if plain.all():  # the usual case: one id in each cell
+                lists = [[t] for t in texts]
+            else:
+                lists = [[t] if p else _id_list_text(t) if t else []
+                         for t, p in zip(texts, plain.tolist(), strict=True)]
+            out = np.fromiter(lists, dtype=object, count=len(lists))
+        return pd.Series(out, index=values.index, dtype=object, copy=False)
     cells, is_text, other = _text_cells(values)
     at = np.flatnonzero(is_text)
     texts = cells[at].tolist()
@@ -544,7 +659,7 @@ def _id_lists(values: pd.Series) -> pd.Series:
             for i in np.flatnonzero(other).tolist():
                 lists[i] = _id_list_text(str(cells[i]))
         out = np.fromiter(lists, dtype=object, count=len(lists))
-    return pd.Series(out, index=values.index, dtype=object)
+    return pd.Series(out, index=values.index, dtype=object, copy=False)
 
 
 def _code_cell(v: Any) -> Any:
@@ -563,7 +678,7 @@ def _code_cell(v: Any) -> Any:
 
 def _codes(values: pd.Series) -> pd.Series:
     """:func:`_code_cell` over a column (text cells in bulk)."""
-    return _fold_column(values, upper=True, other=_code_cell)
+    return _fold_column(values, upper=True, other=_code_cell)[0]
 
 
 def standardise(
@@ -593,11 +708,25 @@ def standardise(
         The code columns ``uscc`` and ``holder_uscc`` keep cells that were numbers as floats, for
         :func:`check_uscc` to catch.
     """
+    return _standardise(raw, kind, diagnostics=diagnostics)[0]
+
+
+def _standardise(
+    raw: pd.DataFrame, kind: str, *, diagnostics: Diagnostics
+) -> tuple[pd.DataFrame, dict[str, pa.Array | None]]:
+    """:func:`standardise`, and the texts of the fields it folded in pyarrow, for the checks after.
+
+    The dict maps a text or code field to its folded texts as a pyarrow array (aligned with the
+    rows), when they were folded in pyarrow; and a field whose cells are lists of ids to None
+    (no cell is text).
+    """
     for note in raw.attrs.get("read_warnings", []):
         diagnostics.warn(**note)
     file = str(raw["_file"].iloc[0]) if len(raw) and "_file" in raw else "<input>"
     mapping = map_headers(list(raw.columns), kind, file=file, diagnostics=diagnostics)
     out = raw.copy()
+    # pandas deep-copies ``attrs`` into every column taken from a frame: set them aside meanwhile.
+    attrs, out.attrs = out.attrs, {}
     renames: dict[str, str] = {}
     for col in raw.columns:
         if col in mapping:
@@ -606,15 +735,27 @@ def standardise(
             renames[col] = f"input_{col}"
     out = out.rename(columns=renames)
     geometry_name = raw.geometry.name if isinstance(raw, gpd.GeoDataFrame) else None
+    texts: dict[str, pa.Array | None] = {}
     for raw_col, (name, unit) in mapping.items():
         field = FIELDS_BY_NAME[name]
-        out[name] = _parse_field(out[name], field, unit, raw_col, out, file, diagnostics)
+        if field.name in _CODE_FIELDS:
+            out[name], arr = _fold_column(out[name], upper=True, other=_code_cell)
+        elif field.dtype in {"id", "text"}:
+            out[name], arr = _text_and_arrow(out[name])
+        else:
+            out[name] = _parse_field(out[name], field, unit, raw_col, out, file, diagnostics)
+            if field.dtype == "id_list":
+                texts[name] = None
+            continue
+        if arr is not None:
+            texts[name] = arr
     if geometry_name is not None and isinstance(out, gpd.GeoDataFrame):
         out = out.set_geometry(geometry_name)
+    out.attrs = attrs
     out.attrs["read_warnings"] = []
     out.attrs["column_map"] = {raw_col: name for raw_col, (name, _) in mapping.items()}
     out.attrs["units"] = {name: (raw_col, unit) for raw_col, (name, unit) in mapping.items()}
-    return out
+    return out, texts
 
 
 def _parse_field(
@@ -626,10 +767,7 @@ def _parse_field(
     file: str,
     diagnostics: Diagnostics,
 ) -> pd.Series:
-    if field.name in _CODE_FIELDS:
-        return _codes(values)
-    if field.dtype in {"id", "text"}:
-        return _text(values)
+    """Parse a field that is not text or a code (those :func:`_standardise` folds itself)."""
     if field.dtype == "id_list":
         return _id_lists(values)
     if field.dtype == "date":
@@ -711,6 +849,68 @@ def _is_total(text: str) -> bool:
     return bool(_TOTALS.match(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))))
 
 
+#: A regular expression (RE2, for pyarrow) for one white-space character (``str.isspace``).
+_WHITE_SPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]"
+
+
+def _total_cells(values: pd.Series) -> np.ndarray:
+    """Return which cells of a column say 合计/总计/小计/累计/total (:func:`_is_total`).
+
+    Only a text with at most ``_TOTALS_MAX`` characters other than white space can be a label;
+    each distinct one of those is looked at once. A column of text is measured in pyarrow, any
+    other column cell by cell.
+    """
+    arr = _arrow_text(values)
+    if arr is None:
+        return _total_cells_one_by_one(values)
+    return _total_texts(arr)
+
+
+def _by_entry(arr: pa.Array, func: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """Apply ``func`` (texts to one bool each) to a string array.
+
+    For a dictionary array, ``func`` sees each entry of the dictionary once; rows with a null
+    index get False.
+    """
+    if not pa.types.is_dictionary(arr.type):
+        return func(arr)
+    per_entry = np.append(func(arr.dictionary), False)
+    return per_entry[np.asarray(pc.fill_null(arr.indices, -1))]  # -1 (missing): False
+
+
+def _total_texts(arr: pa.Array) -> np.ndarray:
+    """:func:`_total_cells` of a pyarrow string (or dictionary) array (False where null)."""
+    if pa.types.is_dictionary(arr.type):
+        return _by_entry(arr, _total_texts)
+    chars = pc.utf8_length(arr)
+    if _may_hold_white_space(arr):
+        chars = pc.subtract(chars, pc.count_substring_regex(arr, _WHITE_SPACE))
+    maybe = np.asarray(pc.fill_null(pc.less_equal(chars, _TOTALS_MAX), False))
+    hit = np.zeros(len(arr), dtype=bool)
+    if maybe.any():
+        words = pc.dictionary_encode(arr.filter(pa.array(maybe)))  # each distinct text once
+        said = [_is_total(w) for w in words.dictionary.to_pylist()]
+        hit[maybe] = np.asarray(said, dtype=bool)[np.asarray(words.indices)]
+    return hit
+
+
+def _total_cells_one_by_one(values: pd.Series) -> np.ndarray:
+    """:func:`_total_cells` for a column with cells that are neither text nor missing."""
+    cells = values.to_numpy(dtype=object)
+    is_text = np.fromiter(map(isinstance, cells, repeat(str)), dtype=bool, count=len(cells))
+    hit = np.zeros(len(cells), dtype=bool)
+    at = np.flatnonzero(is_text)
+    texts = cells[at].tolist()
+    # A label is short, or holds white space (between its characters); most columns have none.
+    maybe = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) <= _TOTALS_MAX
+    joined = "\x00".join(texts)
+    if len(joined.split(maxsplit=1)[0] if joined.strip() else "") != len(joined):
+        maybe |= np.fromiter(map(_has_space, texts), dtype=bool, count=len(texts))
+    if maybe.any():
+        hit[at[maybe]] = _take(*_per_unique(cells[at[maybe]], _is_total), dtype=bool)
+    return hit
+
+
 def reject_non_data(frame: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.DataFrame:
     """Reject totals rows (合计, 总计, 小计) and return the rest."""
     hit = _non_data_rows(frame, diagnostics=diagnostics)
@@ -718,25 +918,28 @@ def reject_non_data(frame: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.Data
 
 
 def _non_data_rows(
-    frame: pd.DataFrame, *, diagnostics: Diagnostics, rows: np.ndarray | None = None
+    frame: pd.DataFrame,
+    *,
+    diagnostics: Diagnostics,
+    rows: np.ndarray | None = None,
+    texts: dict[str, pa.Array | None] | None = None,
 ) -> np.ndarray:
-    """Record totals rows (among ``rows``, default all) as rejected; return which rows they are."""
+    """Record totals rows (among ``rows``, default all) as rejected; return which rows they are.
+
+    ``texts`` is what :func:`_standardise` gives with ``frame``: columns it holds are looked at
+    there (a column mapped to None holds no text).
+    """
+    texts = texts or {}
     hit = np.zeros(len(frame), dtype=bool)
     text_cols = [c for c in frame.columns if c not in POSITION_COLUMNS and (
         frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))]
     if not text_cols or frame.empty:
         return hit
     for col in text_cols:
-        cells, is_text, _ = _text_cells(frame[col])
-        at = np.flatnonzero(is_text)
-        texts = cells[at].tolist()
-        # A label is short, or holds white space (between its characters); most columns have none.
-        maybe = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) <= _TOTALS_MAX
-        joined = "\x00".join(texts)
-        if len(joined.split(maxsplit=1)[0] if joined.strip() else "") != len(joined):
-            maybe |= np.fromiter(map(_has_space, texts), dtype=bool, count=len(texts))
-        if maybe.any():
-            hit[at[maybe]] |= _take(*_per_unique(cells[at[maybe]], _is_total), dtype=bool)
+        if col not in texts:
+            hit |= _total_cells(frame[col])
+        elif texts[col] is not None:
+            hit |= _total_texts(texts[col])  # type: ignore[arg-type]
     if rows is not None:
         hit &= rows
     if hit.any():
@@ -770,8 +973,60 @@ def uscc_valid_many(codes: Any) -> np.ndarray:
     return out
 
 
-def _refold_codes(values: pd.Series) -> pd.Series:
-    """Return :func:`_codes` of a column that :func:`_codes` made, folding only non-ASCII text."""
+def _uscc_valid_text(arr: pa.Array) -> np.ndarray:
+    """:func:`uscc_valid_many` of a pyarrow string array, without making Python strings."""
+    out = np.zeros(len(arr), dtype=bool)
+    # 18 ASCII characters are 18 bytes; a code of other characters fails anyway.
+    ok = pc.and_(pc.equal(pc.binary_length(arr), 18), pc.string_is_ascii(arr))
+    ok = np.asarray(pc.fill_null(ok, False))
+    if not ok.any():
+        return out
+    fixed = arr.filter(pa.array(ok)).cast(pa.binary(18))
+    chars = np.frombuffer(fixed.buffers()[1], dtype=np.uint8, count=18 * len(fixed),
+                          offset=18 * fixed.offset).reshape(-1, 18)
+    values = _USCC_LOOKUP[chars]  # -1 for a character outside the alphabet
+    check = (31 - (values[:, :17] @ np.asarray(_USCC_WEIGHTS)) % 31) % 31
+    out[ok] = (values >= 0).all(axis=1) & (values[:, 17] == check)
+    return out
+
+
+#: :data:`_SCI_NUMBER` for pyarrow (RE2), on ASCII text: Python's ``$`` also matches before a
+#: final line end, RE2's only at the end.
+_SCI_NUMBER_RE2 = r"^(?:[+-]?\d+(\.\d+)?[eE][+-]\d+|[+-]?\d+\.\d+[eE]\d+)\n?$"
+
+
+def _sci_number_text(arr: pa.Array) -> np.ndarray:
+    """:func:`_sci_numbers` of a pyarrow string array (False where null)."""
+    out = np.zeros(len(arr), dtype=bool)
+    # Either form holds a sign after the E or a decimal point: a column of credit codes has none.
+    data = _data_bytes(arr)
+    if not ((data == ord("+")) | (data == ord("-")) | (data == ord("."))).any():
+        return out
+    ascii_text = np.asarray(pc.fill_null(pc.string_is_ascii(arr), False))
+    if ascii_text.any():
+        out[ascii_text] = np.asarray(
+            pc.match_substring_regex(arr.filter(pa.array(ascii_text)), _SCI_NUMBER_RE2)
+        )
+    rest = np.asarray(arr.is_valid()) & ~ascii_text  # \d is any digit in Python: its regex decides
+    if rest.any():
+        out[rest] = _take(*_per_unique(_texts(arr, rest), lambda t: _SCI_NUMBER.match(t) is not None),
+                          dtype=bool)
+    return out
+
+
+def _refold_codes(values: pd.Series, arr: pa.Array | None = None) -> pd.Series:
+    """Return :func:`_codes` of a column that :func:`_codes` made, folding only non-ASCII text.
+
+    ``arr`` is :func:`_arrow_text` of ``values`` when the caller has it.
+    """
+    if arr is None:
+        arr = _arrow_text(values)
+    if arr is not None and _all_ascii(arr):  # folding ASCII text again changes nothing
+        cells = values.to_numpy(dtype=object)
+        if arr.null_count:
+            cells = cells.copy()
+            cells[np.asarray(arr.is_null())] = None
+        return pd.Series(cells, index=values.index, dtype=object)
     cells, is_text, other = _text_cells(values)
     texts = cells[is_text].tolist()
     if all(map(str.isascii, texts)) and not other.any():
@@ -786,6 +1041,27 @@ def _sci_numbers(texts: list[str]) -> np.ndarray:
     at = np.flatnonzero(maybe)
     maybe[at] = [_SCI_NUMBER.match(texts[i]) is not None for i in at.tolist()]
     return maybe
+
+
+def _code_flags(codes: pd.Series, arr: pa.Array | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return which folded codes were stored as numbers (lost) and which pass the check character.
+
+    A float cell is lost, and so is text in scientific notation (:func:`_sci_numbers`). ``arr``
+    is :func:`_arrow_text` of ``codes``.
+    """
+    if arr is not None:
+        return _by_entry(arr, _sci_number_text), _by_entry(arr, _uscc_valid_text)
+    cells = codes.to_numpy()
+    is_text, other_mask = _kinds(cells)
+    lost = np.zeros(len(cells), dtype=bool)
+    valid = np.zeros(len(cells), dtype=bool)
+    at = np.flatnonzero(is_text)
+    which, uniques = pd.factorize(cells[at])  # each distinct code is looked at once
+    lost[at] = _sci_numbers(uniques.tolist())[which]
+    valid[at] = uscc_valid_many(uniques)[which]
+    other = np.flatnonzero(other_mask)
+    lost[other] = [isinstance(v, float) for v in cells[other]]
+    return lost, valid
 
 
 def check_uscc(
@@ -804,10 +1080,23 @@ def check_uscc(
     with a warning and the row kept. The column holds text (or None) afterwards. ``folded`` says
     the column was made by :func:`standardise`, which saves folding its ASCII text again.
     """
+    return _check_uscc(frame, column, diagnostics=diagnostics, on_lost=on_lost, folded=folded)
+
+
+def _check_uscc(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    diagnostics: Diagnostics,
+    on_lost: str,
+    folded: bool,
+    text: pa.Array | None = None,
+) -> pd.DataFrame:
+    """:func:`check_uscc`, given the column's texts from :func:`_standardise` when it has them."""
     if column not in frame:
         return frame
     codes, lost = _check_codes(frame, column, diagnostics=diagnostics, on_lost=on_lost,
-                               folded=folded)
+                               folded=folded, text=text)
     frame = frame.copy(deep=False)
     frame[column] = codes
     return frame.loc[~lost] if on_lost == "reject" and lost.any() else frame
@@ -821,25 +1110,24 @@ def _check_codes(
     on_lost: str,
     rows: np.ndarray | None = None,
     folded: bool = False,
+    text: pa.Array | None = None,
 ) -> tuple[pd.Series, np.ndarray]:
     """Do :func:`check_uscc` on ``rows`` (default all) without copying the frame.
 
     ``folded`` says the column comes from :func:`standardise` (``_codes``): only its text that is
-    not ASCII is folded again (folding ASCII twice changes nothing). Returns the folded codes
-    (emptied where lost, with ``on_lost="blank"``) and which rows lost their code (rejected, with
+    not ASCII is folded again (folding ASCII twice changes nothing). ``text`` is the column's
+    texts from :func:`_standardise`, when it has them. Returns the folded codes (emptied where
+    lost, with ``on_lost="blank"``) and which rows lost their code (rejected, with
     ``on_lost="reject"``).
     """
-    codes = _refold_codes(frame[column]) if folded else _codes(frame[column])
-    cells = codes.to_numpy()
-    is_text, other_mask = _kinds(cells)
-    lost = np.zeros(len(cells), dtype=bool)
-    valid = np.zeros(len(cells), dtype=bool)
-    at = np.flatnonzero(is_text)
-    which, uniques = pd.factorize(cells[at])  # each distinct code is looked at once
-    lost[at] = _sci_numbers(uniques.tolist())[which]
-    valid[at] = uscc_valid_many(uniques)[which]
-    other = np.flatnonzero(other_mask)
-    lost[other] = [isinstance(v, float) for v in cells[other]]
+    values = frame[column]
+    arr = text if text is not None else _arrow_text(values) if folded else None
+    if arr is not None and _all_ascii(arr):  # refolding gives the same texts, as arr holds them
+        codes = values if text is not None else _refold_codes(values, arr)
+    else:
+        codes = _refold_codes(values) if folded else _codes(values)
+        arr = _arrow_text(codes)
+    lost, valid = _code_flags(codes, arr)
     if rows is not None:
         lost &= rows
     if lost.any():
@@ -881,12 +1169,13 @@ def prepare_enterprises(
     raw: pd.DataFrame, *, default_year: int | None, diagnostics: Diagnostics
 ) -> pd.DataFrame:
     """Validate an enterprise table: one row per (uscc or name, year), nothing dropped silently."""
-    frame = standardise(raw, "enterprises", diagnostics=diagnostics)
+    frame, texts = _standardise(raw, "enterprises", diagnostics=diagnostics)
+    attrs, frame.attrs = frame.attrs, {}  # set aside while the rows are checked (see standardise)
     # Rows are rejected step by step but dropped once, at the end: each step sees the rows kept.
-    keep = ~_non_data_rows(frame, diagnostics=diagnostics)
+    keep = ~_non_data_rows(frame, diagnostics=diagnostics, texts=texts)
     if "uscc" in frame:
         codes, lost = _check_codes(frame, "uscc", diagnostics=diagnostics, on_lost="reject",
-                                   rows=keep, folded=True)
+                                   rows=keep, folded=True, text=texts.get("uscc"))
         frame["uscc"] = codes
         keep &= ~lost
     if "uscc" not in frame and "name" not in frame:
@@ -921,6 +1210,7 @@ def prepare_enterprises(
     frame["year"] = frame["year"].astype(int)
     frame["key"] = _enterprise_keys(frame)
     frame = _dedupe_enterprise_years(frame, diagnostics=diagnostics)
+    frame.attrs = attrs
     checks.money_magnitudes(frame, diagnostics=diagnostics)
     checks.tax_refunds(frame, diagnostics=diagnostics)
     if "parcel_ids" not in frame:
@@ -988,9 +1278,15 @@ def _dedupe_enterprise_years(frame: pd.DataFrame, *, diagnostics: Diagnostics) -
 
 def prepare_contracts(raw: pd.DataFrame, *, diagnostics: Diagnostics) -> pd.DataFrame:
     """Validate a contracts table keyed by ``parcel_id`` or ``supervision_no``."""
-    frame = standardise(raw, "contracts", diagnostics=diagnostics)
-    frame = reject_non_data(frame, diagnostics=diagnostics)
-    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank", folded=True)
+    frame, texts = _standardise(raw, "contracts", diagnostics=diagnostics)
+    attrs, frame.attrs = frame.attrs, {}  # set aside while the rows are checked (see standardise)
+    hit = _non_data_rows(frame, diagnostics=diagnostics, texts=texts)
+    if hit.any():
+        frame = frame.loc[~hit]
+        texts = {}  # (they hold the rows dropped)
+    frame = _check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank",
+                        folded=True, text=texts.get("holder_uscc"))
+    frame.attrs = attrs
     checks.money_magnitudes(frame, diagnostics=diagnostics)
     if "parcel_id" not in frame and "supervision_no" not in frame:
         file = frame["_file"].iloc[0] if len(frame) else "<input>"
@@ -1036,9 +1332,11 @@ def prepare_parcels(
         ``attrs["ambiguous_ids"]`` holds ids that several parcels shared; ``attrs["overlaps"]`` the
         overlap report of :func:`landeff.checks.overlaps`.
     """
-    frame = standardise(raw, "parcels", diagnostics=diagnostics)
+    frame, texts = _standardise(raw, "parcels", diagnostics=diagnostics)
+    attrs, frame.attrs = frame.attrs, {}  # set aside while the rows are checked (see standardise)
     file = str(frame["_file"].iloc[0]) if len(frame) else "<parcels>"
-    frame = check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank", folded=True)
+    frame = _check_uscc(frame, "holder_uscc", diagnostics=diagnostics, on_lost="blank",
+                        folded=True, text=texts.get("holder_uscc"))
     if "parcel_id" not in frame:
         frame["parcel_id"] = [f"P{i:05d}" for i in range(1, len(frame) + 1)]
         diagnostics.warn(
@@ -1056,7 +1354,8 @@ def prepare_parcels(
             checks.overlaps(frame, diagnostics=diagnostics, min_overlap_m2=overlap_m2)
             if overlap_m2 is not None else None
         )
-        checks.far_outside(frame, diagnostics=diagnostics, max_km=far_km)
+        checks.far_outside(frame, diagnostics=diagnostics, max_km=far_km, exact=False)
+    frame.attrs = attrs
     frame.attrs["ambiguous_ids"] = ambiguous
     frame.attrs["overlaps"] = report
     return frame
@@ -1095,6 +1394,7 @@ def prepare_buildings(
         :func:`landeff.checks.tile_edge_cuts`.
     """
     frame = standardise(raw, "buildings", diagnostics=diagnostics)
+    attrs, frame.attrs = frame.attrs, {}  # set aside while the rows are checked (see standardise)
     with checks.gc_paused():  # the checks make a geometry or two per building
         frame = repair_geometry(frame, diagnostics=diagnostics, id_column="building_id")
         checks.tiny_buildings(frame, diagnostics=diagnostics, min_footprint_m2=min_footprint_m2)
@@ -1110,6 +1410,7 @@ def prepare_buildings(
                 "so this building's floor area may be wrong. Check it",
                 column="floors",
             )
+    frame.attrs = attrs
     frame.attrs["tile_edges"] = edges
     return frame
 
@@ -1135,6 +1436,24 @@ def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         )
         out[merged.index.to_numpy()] = merged.to_numpy()
     return out, other
+
+
+def _non_finite(geoms: np.ndarray) -> np.ndarray:
+    """Return which geometries have a NaN or infinite coordinate."""
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    return np.bincount(owner[~np.isfinite(coords).all(axis=1)], minlength=len(geoms)) > 0
+
+
+def _made_valid(geoms: np.ndarray) -> np.ndarray:
+    """``shapely.make_valid`` of each geometry; None for one with a NaN or infinite coordinate.
+
+    GEOS cannot repair those (it raises); such a feature has no usable shape.
+    """
+    out = np.full(len(geoms), None, dtype=object)
+    broken = _non_finite(geoms)
+    if (~broken).any():
+        out[~broken] = shapely.make_valid(geoms[~broken])
+    return out
 
 
 def unique_parcel_ids(frame: pd.DataFrame, *, diagnostics: Diagnostics, prefix: str) -> set[str]:
@@ -1169,12 +1488,15 @@ def repair_geometry(
 
     * empty or missing geometry: kept, without an area (``empty_geometry``);
     * invalid polygons (self-intersections, bow-ties, spikes): ``make_valid``, keeping the polygonal
-      parts (``geometry_repaired``; ``geometry_lost`` when nothing polygonal is left);
+      parts (``geometry_repaired``; ``geometry_lost`` when nothing polygonal is left, or when a
+      coordinate is NaN or infinite, which GEOS cannot repair: the feature is left empty);
     * GeometryCollections: the polygon parts are kept, points and lines dropped
-      (``geometry_collection``);
+      (``geometry_collection``; one with a NaN or infinite coordinate is lost, as above);
     * points and lines: kept, area 0 (``not_polygon``).
 
-    MultiPolygons and polygons with holes are valid and left as they are.
+    MultiPolygons and polygons with holes are valid and left as they are. Afterwards every
+    polygon and multipolygon is valid (in the layer's CRS); the other geometries are None, empty,
+    or points and lines, which may be invalid.
     """
     geoms = np.asarray(frame.geometry.values, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -1188,12 +1510,17 @@ def repair_geometry(
     polygonal = np.isin(kinds, [3, 6])
     invalid = ~empty & polygonal & ~shapely.is_valid(geoms)
     collection = ~empty & (kinds == 7)
-    other = ~empty & ~polygonal & ~collection
+    if collection.any():  # a NaN or infinite coordinate: no shape to keep, as for a polygon
+        broken = np.zeros(len(geoms), dtype=bool)
+        broken[collection] = _non_finite(geoms[collection])
+        invalid |= broken
+        collection &= ~broken
+    other = ~empty & ~polygonal & ~collection & ~invalid
     new = geoms.copy()
     crs_units = "m²" if frame.crs is not None and frame.crs.is_projected else "square degrees"
     if invalid.any():
         reasons = shapely.is_valid_reason(geoms[invalid])
-        fixed, _ = _polygonal(shapely.make_valid(geoms[invalid]))
+        fixed, _ = _polygonal(_made_valid(geoms[invalid]))
         new[invalid] = fixed
         before = shapely.area(geoms[invalid])
         after = np.nan_to_num(shapely.area(fixed))

@@ -69,13 +69,26 @@ def decode_bytes(data: bytes, *, file: str, encoding: str | None = None) -> tupl
         raise InputError(msg) from err
 
 
-def _header_score(cells: list[Any], aliases: dict[str, str]) -> int:
+def _alias_starts(aliases: dict[str, str]) -> frozenset[str]:
+    """Return the beginnings of 4 or more characters of the aliases (``a[:k]``, ``k >= 4``)."""
+    return frozenset(a[:k] for a in aliases for k in range(4, len(a) + 1))
+
+
+def _header_score(
+    cells: list[Any], aliases: dict[str, str], starts: frozenset[str] | None = None
+) -> int:
+    """Count the cells that name a field: an alias, or the beginning of one (4+ characters).
+
+    ``starts`` is :func:`_alias_starts` of ``aliases``, when the caller has it.
+    """
+    if starts is None:
+        starts = _alias_starts(aliases)
     score = 0
     for cell in cells:
         if cell is None or (isinstance(cell, float) and pd.isna(cell)):
             continue
         base, _ = split_unit(cell)
-        if base in aliases or any(a.startswith(base) for a in aliases if len(base) >= 4):
+        if base in aliases or base in starts:  # base in starts: some alias starts with it
             score += 1
     return score
 
@@ -83,9 +96,10 @@ def _header_score(cells: list[Any], aliases: dict[str, str]) -> int:
 def _find_header(rows: list[list[Any]], kind: str) -> int:
     """Return the index of the header row: the first of the leading rows that names most fields."""
     aliases = alias_table(kind)
+    starts = _alias_starts(aliases)
     best, best_score = 0, -1
     for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        score = _header_score(cells, aliases)
+        score = _header_score(cells, aliases, starts)
         if score > best_score:
             best, best_score = i, score
     return best
@@ -256,7 +270,8 @@ def _finish_frame(
     for j in range(len(frame.columns) - 3):
         if not len(maybe_blank):
             break
-        maybe_blank = maybe_blank[_blank_cells(frame.iloc[maybe_blank, j])]
+        cells = frame.iloc[:, j] if len(maybe_blank) == len(frame) else frame.iloc[maybe_blank, j]
+        maybe_blank = maybe_blank[_blank_cells(cells)]
     if len(maybe_blank):
         keep = np.ones(len(frame), dtype=bool)
         keep[maybe_blank] = False
@@ -363,12 +378,12 @@ def read_table(
 
 def _read_csv(path: Path, *, kind: str, encoding: str | None) -> pd.DataFrame:
     data = path.read_bytes()
+    if encoding is None:
+        frame = _read_long_utf8_csv(data, kind=kind, file=str(path))
+        if frame is not None:
+            return frame
     text, used = decode_bytes(data, file=str(path), encoding=encoding)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
+    delimiter = _sniff_delimiter(text)
     frame = _read_csv_fast(data, text, used, delimiter, kind=kind, file=str(path))
     if frame is None:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
@@ -377,14 +392,64 @@ def _read_csv(path: Path, *, kind: str, encoding: str | None) -> pd.DataFrame:
     return frame
 
 
+def _sniff_delimiter(text: str) -> str:
+    """Return the delimiter :class:`csv.Sniffer` finds in the first 4096 characters of a text."""
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+#: Bytes of a long file that are decoded up front, for the delimiter and the header rows.
+HEAD_BYTES = 1 << 20
+
+
+def _read_long_utf8_csv(data: bytes, *, kind: str, file: str) -> pd.DataFrame | None:
+    """Read a long CSV whose head is UTF-8 without decoding the rest in Python.
+
+    :func:`decode_bytes` would take such a file as UTF-8 if all of it is UTF-8, which pyarrow
+    checks as it reads the body (it refuses a body that is not). So the frame is the one
+    :func:`_read_csv` makes from the whole text. Returns None (and the caller decodes the whole
+    file) for a short file, a head that is not UTF-8, a body pyarrow refuses, or a head too short
+    for the delimiter and header search to see what they would see in the whole text.
+    """
+    if len(data) <= HEAD_BYTES:
+        return None
+    bom = data.startswith(b"\xef\xbb\xbf")
+    start = 3 if bom else 0
+    # Cut after a line end: b"\n" is never part of a multi-byte UTF-8 character.
+    cut = data.rfind(b"\n", start, HEAD_BYTES) + 1
+    try:
+        head = data[start:cut].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(head) < 4096:
+        return None
+    used = "utf-8-sig" if bom else "utf-8"
+    frame = _read_csv_fast(data, head, used, _sniff_delimiter(head), kind=kind, file=file,
+                           head_only=True)
+    if frame is not None:
+        frame.attrs["encoding"] = used
+    return frame
+
+
 def _read_csv_fast(
-    data: bytes, text: str, used: str, delimiter: str, *, kind: str, file: str
+    data: bytes,
+    text: str,
+    used: str,
+    delimiter: str,
+    *,
+    kind: str,
+    file: str,
+    head_only: bool = False,
 ) -> pd.DataFrame | None:
     """Read a long CSV with pyarrow: the header rows with :mod:`csv`, the body in one go.
 
     Gives the frame :func:`_frame_from_rows` would give, with the cells as pandas text (``str``)
     columns. Returns None when the fast path does not apply: a short file, or a body pyarrow cannot
-    read as a rectangle of cells (rows of different lengths), which :mod:`csv` then reads.
+    read as a rectangle of cells (rows of different lengths) or as ``used`` text, which :mod:`csv`
+    then reads. ``head_only`` says ``text`` is the decoded head of ``data`` (whole lines), not all
+    of it; the header rows must then end inside it.
     """
     head: list[list[Any]] = []
     ends: list[int] = []  # character offset after each record of the head
@@ -400,13 +465,18 @@ def _read_csv_fast(
             yield line
 
     reader = csv.reader(lines(), delimiter=delimiter)
-    for record in reader:
-        head.append(record)
-        ends.append(consumed)
-        if len(head) > HEADER_SEARCH_ROWS + 1:
-            break
-    else:
-        return None  # the whole file is in the head: the general reader is as fast
+    try:
+        for record in reader:
+            head.append(record)
+            ends.append(consumed)
+            if len(head) > HEADER_SEARCH_ROWS + 1:
+                break
+        else:
+            return None  # the whole file is in the head: the general reader is as fast
+    except csv.Error:
+        return None  # the general reader says what is wrong
+    if head_only and consumed >= len(text):
+        return None  # the last record read may go on past the decoded head
     h, n_header, header_cells, notes = _locate_header(
         head, kind=kind, where=file, file=file, sheet=None, first_row_number=1
     )
@@ -414,9 +484,11 @@ def _read_csv_fast(
     offset = ends[start - 1]
     if used in {"utf-8", "utf-8-sig"}:
         prefix = len(text[:offset].encode("utf-8")) + (3 if used == "utf-8-sig" else 0)
-        body = data[prefix:]
+        body = pa.py_buffer(data)[prefix:]  # (a view: the file's bytes are not copied)
+        quoted = data.find(b'"', prefix) >= 0
     else:
-        body = text[offset:].encode("utf-8")
+        encoded = text[offset:].encode("utf-8")
+        body, quoted = pa.py_buffer(encoded), b'"' in encoded
     head_width = max(len(r) for r in head[:start])
     # pyarrow reads a rectangle: the body rows must all be this long (else the general reader).
     n_fields = max(len(r) for r in head[start:])
@@ -425,14 +497,15 @@ def _read_csv_fast(
     names = [f"f{j}" for j in range(n_fields)]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            pa.BufferReader(body),
             read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
-                newlines_in_values=b'"' in body, ignore_empty_lines=False,
+                newlines_in_values=quoted, ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
+                # large_string: the type of pandas' text columns, so none is converted again
+                column_types=dict.fromkeys(names, pa.large_string()), strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )

@@ -151,13 +151,14 @@ def _read_ogr(
         kwargs["layer"] = layer
     if encoding is not None:
         kwargs["encoding"] = encoding
+    arrow = _arrow_reads_alike(path, kwargs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            gdf = pyogrio.read_dataframe(path, **kwargs)
+            gdf = _read_dataframe(path, kwargs, arrow=arrow, caught=caught)
             geometry_notes: list[Note] = []
         except GEOSException as err:
-            gdf = pyogrio.read_dataframe(path, on_invalid="fix", **kwargs)
+            gdf = _read_dataframe(path, kwargs, arrow=arrow, caught=caught, on_invalid="fix")
             geometry_notes = _unbuildable_geometry(path, file, kwargs, err)
     notes += geometry_notes
     seen: set[str] = set()
@@ -176,6 +177,67 @@ def _read_ogr(
         msg = f"{file}: the layer has no geometry column; give a layer of polygons."
         raise InputError(msg)
     return gdf
+
+
+#: Suffixes read through Arrow when :func:`_arrow_reads_alike` allows: GeoPackage text is UTF-8
+#: by the standard, so no encoding question arises.
+ARROW_SUFFIXES = {".gpkg"}
+#: Field types that pyogrio reads into the same pandas dtypes and values with and without Arrow
+#: (a bool field with nulls is not among them: float64 without Arrow, object with it).
+_ARROW_FIELD_DTYPES = frozenset(
+    {"object", "float64", "float32", "int64", "int32", "int16", "datetime64[ms]"}
+)
+_ARROW_GEOMETRY_TYPES = frozenset(
+    {"Unknown", "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
+     "MultiPolygon", "GeometryCollection"}
+)
+
+
+def _arrow_reads_alike(path: Path, kwargs: dict[str, Any]) -> bool:
+    """Whether reading through Arrow gives the frame the row-by-row reader gives, only faster.
+
+    True for a GeoPackage layer (without an ``encoding`` override) whose fields all have types
+    in :data:`_ARROW_FIELD_DTYPES` and whose geometry is linear. A curved geometry that
+    ``read_info`` reports as linear makes the Arrow read fail, and :func:`_read_dataframe` then
+    reads row by row.
+    """
+    if path.suffix.lower() not in ARROW_SUFFIXES or "encoding" in kwargs:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the read itself reports what GDAL has to say
+            info = pyogrio.read_info(path, layer=kwargs.get("layer"))
+    except Exception:  # noqa: BLE001 - the row-by-row read raises the error worth reporting
+        return False
+    geometry = str(info.get("geometry_type") or "Unknown").removesuffix(" Z")
+    return geometry in _ARROW_GEOMETRY_TYPES and all(
+        str(d) in _ARROW_FIELD_DTYPES for d in info["dtypes"]
+    )
+
+
+def _read_dataframe(
+    path: Path,
+    kwargs: dict[str, Any],
+    *,
+    arrow: bool,
+    caught: list[warnings.WarningMessage],
+    on_invalid: str = "raise",
+) -> Any:
+    """``pyogrio.read_dataframe``, through Arrow when ``arrow``; row by row if Arrow fails.
+
+    A GEOSException (geometry GEOS cannot build) is raised either way, for the caller. When the
+    Arrow read fails otherwise (curved geometry), the warnings it gave are dropped from
+    ``caught`` and the layer is read row by row.
+    """
+    if arrow:
+        mark = len(caught)
+        try:
+            return pyogrio.read_dataframe(path, use_arrow=True, on_invalid=on_invalid, **kwargs)
+        except GEOSException:
+            raise
+        except Exception:  # noqa: BLE001 - any failure: the row-by-row reader decides
+            del caught[mark:]
+    return pyogrio.read_dataframe(path, on_invalid=on_invalid, **kwargs)
 
 
 def _unbuildable_geometry(
@@ -492,11 +554,12 @@ def _settle_crs(
                         "value": given.to_string(),
                     }
                 )
-    gdf, found = axis_order(gdf, file=file)
+    gdf, found = axis_order(gdf, file=file, centres=(x, y))
     notes += found
-    gdf, found = zone_prefix(gdf, file=file)
+    if found:  # x and y of every feature were swapped, so were the centres of their boxes
+        x, y = y, x
+    gdf, found = zone_prefix(gdf, file=file, centres=(x, y))  # changes the CRS, not coordinates
     notes += found
-    x, y = centroid_xy(gdf.geometry)
     misfit = crs_misfit(gdf.crs, x, y)
     if misfit is not None:
         msg = (
