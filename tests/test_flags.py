@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -9,7 +11,7 @@ import pytest
 import shapely
 
 from landeff.errors import Diagnostics, PolicyError
-from landeff.flags import CODES, FINDING_COLUMNS, Findings, find
+from landeff.flags import CODES, FINDING_COLUMNS, Findings, Remainders, find, remainder_pieces
 from landeff.policy import Threshold
 
 AS_OF = pd.Timestamp("2025-06-30")
@@ -718,6 +720,143 @@ def test_remainder_without_building_layer_is_warned():
     assert "remainder_no_buildings" in set(diag.warnings["code"])
 
 
+# -- remainders computed apart: remainder_pieces, then find(remainders=...) ----------------------
+
+
+def _same_findings(a: Findings, b: Findings) -> None:
+    pd.testing.assert_frame_equal(a.findings, b.findings)
+    pd.testing.assert_frame_equal(a.per_parcel, b.per_parcel)
+    pd.testing.assert_frame_equal(a.per_enterprise, b.per_enterprise)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.remainders.drop(columns="geometry")),
+        pd.DataFrame(b.remainders.drop(columns="geometry")),
+    )
+    assert a.remainders.crs == b.remainders.crs
+    ga, gb = a.remainders.geometry.to_numpy(), b.remainders.geometry.to_numpy()
+    assert shapely.equals_exact(ga, gb, tolerance=0).all()
+
+
+def _remainder_frame() -> gpd.GeoDataFrame:
+    plots, _ = _remainder_case(500000.0, 3500000.0)
+    rows = [{"geometry": g, "area_m2": g.area, "n_buildings": 1} for g in plots]
+    # P4: built, no start recorded (the idle rule warns before the remainder rule), and too
+    # little unbuilt land for a remainder (10000 - 8000 m² < 5 亩)
+    rows.append({"actual_start": NaT, "actual_completion": NaT, "footprint_m2": 8000.0})
+    return parcels(*rows)
+
+
+@pytest.mark.parametrize("layer", [True, False])
+@pytest.mark.parametrize("how", ["result", "future"])
+def test_precomputed_remainders_give_the_same_findings_and_warnings(how, layer):
+    frame = _remainder_frame()
+    _, houses = _remainder_case(500000.0, 3500000.0)
+    buildings = (
+        gpd.GeoDataFrame({"parcel_id": ["P1", "P2", "P3"]}, geometry=houses, crs=GK_120E)
+        if layer
+        else None
+    )
+    enterprises = pd.DataFrame(
+        {"uscc": ["E1"], "parcel_ids": ["P1;P4"], "tax_wan": [0.0], "electricity_kwh": [10.0]}
+    )
+    diag = Diagnostics()
+    direct = run(frame, enterprises=enterprises, buildings=buildings, diagnostics=diag)
+    diag_apart = Diagnostics()
+    if how == "future":
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            given = pool.submit(remainder_pieces, frame, buildings, thresholds())
+            apart = run(
+                frame,
+                enterprises=enterprises,
+                buildings=buildings,
+                diagnostics=diag_apart,
+                remainders=given,
+            )
+    else:
+        given = remainder_pieces(frame, buildings, thresholds())
+        assert isinstance(given, Remainders)
+        apart = run(
+            frame,
+            enterprises=enterprises,
+            buildings=buildings,
+            diagnostics=diag_apart,
+            remainders=given,
+        )
+    _same_findings(direct, apart)
+    pd.testing.assert_frame_equal(diag.warnings, diag_apart.warnings)
+    # by hand: the idle rule's warning on P4 comes first, then the remainder rule's
+    expected = ["start_from_buildings"] + ([] if layer else ["remainder_no_buildings"])
+    assert diag.warnings["code"].tolist() == expected
+    # P1 keeps a 21 亩 piece (see _remainder_case); E1 (stopped) flags P1 and P4; P4 was due to
+    # be completed on 2022-03-01 and is not
+    assert direct.remainders["parcel_id"].tolist() == (["P1"] if layer else [])
+    assert direct.per_parcel.loc["P1", "flags"] == (
+        "STOPPED;UNDEVELOPED_REMAINDER" if layer else "STOPPED"
+    )
+    assert direct.per_parcel.loc["P4", "flags"] == "OVERDUE_COMPLETION;STOPPED"
+
+
+def test_remainder_pieces_on_their_own():
+    frame = _remainder_frame()
+    _, houses = _remainder_case(500000.0, 3500000.0)
+    buildings = gpd.GeoDataFrame({"parcel_id": ["P1", "P2", "P3"]}, geometry=houses, crs=GK_120E)
+    result = remainder_pieces(frame, buildings, thresholds())
+    assert result.positions.tolist() == [0]  # the piece of P1, the first parcel
+    assert result.pieces["area_m2"].tolist() == pytest.approx([14000.0], abs=1e-6)
+    assert result.diagnostics.n_warnings == 0
+    diag = Diagnostics()
+    none = remainder_pieces(frame, None, thresholds(), diagnostics=diag)
+    assert none.pieces.empty and none.diagnostics is diag
+    assert diag.warnings["code"].tolist() == ["remainder_no_buildings"]
+    th = thresholds()
+    del th["remainder_min_mu"]
+    with pytest.raises(PolicyError, match="remainder_pieces.*remainder_min_mu"):
+        remainder_pieces(frame, buildings, th)
+
+
+def test_precomputed_remainders_must_fit_the_call():
+    frame = _remainder_frame()
+    _, houses = _remainder_case(500000.0, 3500000.0)
+    buildings = gpd.GeoDataFrame({"parcel_id": ["P1", "P2", "P3"]}, geometry=houses, crs=GK_120E)
+    given = remainder_pieces(frame, buildings, thresholds())
+    with pytest.raises(ValueError, match="other thresholds"):
+        run(
+            frame,
+            buildings=buildings,
+            remainders=given,
+            thresholds=thresholds(remainder_min_mu=4.0),
+        )
+    with pytest.raises(ValueError, match="index differs"):
+        run(frame.iloc[::-1], buildings=buildings, remainders=given)
+    with pytest.raises(TypeError, match="remainder_pieces"):
+        run(frame, buildings=buildings, remainders=given.pieces)
+
+
+def test_a_rest_under_the_minimum_is_not_taken_apart(monkeypatch):
+    # P1 (200 × 100 m) with two 10 × 100 m buildings at x 60–70 and 130–140: with their 10 m
+    # margins they cover x 50–80 and 120–150, leaving 50 + 40 + 50 = 140 m × 100 m in three
+    # pieces of 5000, 4000 and 5000 m² (7.5, 6 and 7.5 亩). With a 25 亩 minimum (16667 m²) the
+    # rest (14000 m²) is under it: no piece, whether the rest is taken apart or not.
+    x0, y0 = 500000.0, 3500000.0
+    plot = shapely.box(x0, y0, x0 + 200, y0 + 100)
+    houses = [
+        shapely.box(x0 + 60, y0, x0 + 70, y0 + 100),
+        shapely.box(x0 + 130, y0, x0 + 140, y0 + 100),
+    ]
+    frame = parcels(
+        {"geometry": plot, "area_m2": plot.area, "n_buildings": 2, "footprint_m2": 2000.0}
+    )
+    buildings = gpd.GeoDataFrame({"parcel_id": ["P1", "P1"]}, geometry=houses, crs=GK_120E)
+    pieces = remainder_pieces(frame, buildings, thresholds()).pieces
+    assert sorted(pieces["area_m2"].round(6)) == [4000.0, 5000.0, 5000.0]  # 5 亩 minimum
+    taken_apart = []
+    real = shapely.get_parts
+    monkeypatch.setattr(
+        shapely, "get_parts", lambda g, **kw: taken_apart.append(len(g)) or real(g, **kw)
+    )
+    big = remainder_pieces(frame, buildings, thresholds(remainder_min_mu=25.0))
+    assert big.pieces.empty and taken_apart == [0]
+
+
 # -- contracts without geometry -------------------------------------------------------------------
 
 
@@ -817,11 +956,11 @@ def test_joined_codes_are_sorted_distinct_codes_per_position():
     pairs = pd.DataFrame(
         {"_pos": rng.integers(0, 50, 400).astype(float), "code": rng.choice(codes, 400)}
     )
-    got = _joined_codes(pairs, 60)
+    got = _joined_codes(pairs["_pos"].to_numpy(), pairs["code"].to_numpy(dtype=object), 60)
     expected = [";".join(sorted(set(pairs.loc[pairs["_pos"] == i, "code"]))) for i in range(60)]
     assert got.tolist() == expected
     assert got[55] == ""  # positions 50..59 have no code
-    assert _joined_codes(pairs.iloc[0:0], 3).tolist() == ["", "", ""]
+    assert _joined_codes(np.empty(0), np.empty(0, dtype=object), 3).tolist() == ["", "", ""]
 
 
 def test_geometry_work_in_threads_is_the_same(monkeypatch):
@@ -840,3 +979,141 @@ def test_geometry_work_in_threads_is_the_same(monkeypatch):
         shapely.difference(geoms, others),
         tolerance=0,
     ).all()
+
+
+def test_numbers_are_written_as_pandas_writes_them():
+    from landeff.flags import _fmt
+
+    rng = np.random.default_rng(7)
+    edge = [
+        0.0,
+        -0.0,
+        -0.001,
+        0.004,
+        1.5,
+        2.0,
+        1e15,
+        1e16,
+        123456789.125,
+        np.inf,
+        -np.inf,
+        np.nan,
+        1e-7,
+        5e-324,
+        0.1 + 0.2,
+        -1234.5678,
+        1e300,
+    ]
+    values = np.concatenate([edge, rng.normal(0, 1, 2000) * 10.0 ** rng.integers(-8, 18, 2000)])
+    for digits in (0, 1, 2):
+        # the pandas way, as the rules wrote numbers before (round, astype str, drop ".0")
+        text = pd.Series(values).round(digits).astype("str")
+        expected = text.str.replace(r"\.0+$", "", regex=True).fillna("—").tolist()
+        assert _fmt(values, digits).to_pylist() == expected
+    assert _fmt(np.array([0.0, -0.001]), 2).to_pylist() == ["0", "-0"]
+
+
+def test_first_slots_find_the_first_row_of_each_id():
+    from landeff.flags import _first_slots
+
+    ids = np.array(["a", "b", None, "a", "c", np.nan, "b"], dtype=object)
+    lookup = np.array(["b", "a", "x", None, "c", "c"], dtype=object)
+    assert _first_slots(ids, lookup).tolist() == [1, 0, -1, -1, 4, 4]
+    assert _first_slots(np.array([], dtype=object), lookup).tolist() == [-1] * 6
+
+
+def test_per_distinct_asks_once_per_value():
+    from landeff.flags import _per_distinct
+
+    asked = []
+
+    def lookup(codes: pd.Series) -> pd.DataFrame:
+        asked.append(codes.tolist())
+        return pd.DataFrame({"twice": codes.str.repeat(2)}, index=codes.index)
+
+    values = pd.Series(["a", "b", "a", "c", "b"], index=[10, 11, 12, 13, 14], dtype="str")
+    got = _per_distinct(lookup, values)
+    assert asked == [["a", "b", "c"]]
+    assert got["twice"].tolist() == ["aa", "bb", "aa", "cc", "bb"]
+    assert got.index.tolist() == [10, 11, 12, 13, 14]
+
+
+def test_cumcount_counts_earlier_rows_of_the_same_group():
+    from landeff.flags import _cumcount
+
+    groups = np.random.default_rng(2).integers(0, 7, 300)
+    expected = pd.Series(groups).groupby(groups).cumcount().to_numpy()
+    assert _cumcount(groups).tolist() == expected.tolist()
+    assert _cumcount(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_area_in_boxes_is_the_area_of_the_intersection():
+    from landeff.flags import _area_in_boxes
+
+    rng = np.random.default_rng(11)
+    blobs = shapely.buffer(shapely.points(rng.uniform(0, 100, (600, 2))), rng.uniform(1, 15, 600))
+    holes = shapely.buffer(shapely.points(rng.uniform(0, 100, (200, 2))), 4.0)
+    # polygons, multipolygons and polygons with holes, far from the origin as GK metres are
+    geoms = [
+        shapely.difference(shapely.union_all(blobs[i : i + 3]), holes[i // 3])
+        for i in range(0, 600, 3)
+    ]
+    geoms = shapely.transform(
+        np.array([*geoms, shapely.Polygon()], dtype=object), lambda xy: xy + [500000.0, 3500000.0]
+    )
+    lo = rng.uniform(0, 60, (len(geoms), 2)) + [500000.0, 3500000.0]
+    boxes = np.column_stack([lo, lo + rng.uniform(0.5, 50, (len(geoms), 2))])
+    # checked independently: GEOS's general intersection with each box
+    expected = shapely.area(shapely.intersection(geoms, shapely.box(*boxes.T)))
+    before = shapely.to_wkb(geoms)
+    got = _area_in_boxes(geoms, boxes)
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    assert (shapely.to_wkb(geoms) == before).all()  # the geometries are left as they were
+    flat = np.array([[500000.0, 3500000.0, 500000.0, 3500010.0]])
+    assert np.isnan(_area_in_boxes(geoms[:1], flat)).all()
+
+
+def test_parcels_whose_box_outside_the_cover_is_small_are_not_differenced(monkeypatch):
+    # _remainder_case: the bounding box of P2 outside its building and margin is 30 × 100 m =
+    # 3000 m², under 5 亩 (3333 m²): P2 cannot have a remainder and is not differenced; P1 (14000
+    # m²) and P3 (300 × 15 = 4500 m²) are. The result is the one of test_undeveloped_remainder.
+    plots, houses = _remainder_case(500000.0, 3500000.0)
+    frame = parcels(*({"geometry": g, "area_m2": g.area, "n_buildings": 1} for g in plots))
+    buildings = gpd.GeoDataFrame({"parcel_id": ["P1", "P2", "P3"]}, geometry=houses, crs=GK_120E)
+    differenced = []
+    real = shapely.difference
+    monkeypatch.setattr(
+        shapely, "difference", lambda a, b, **kw: differenced.append(len(a)) or real(a, b, **kw)
+    )
+    pieces = remainder_pieces(frame, buildings, thresholds())
+    assert differenced == [2]
+    assert pieces.pieces["parcel_id"].tolist() == ["P1"]
+    assert pieces.pieces["area_m2"].tolist() == pytest.approx([14000.0], abs=1e-6)
+
+
+def test_text_held_in_several_chunks_gives_the_same_findings():
+    import pyarrow as pa
+
+    rows = [
+        {
+            **NOT_STARTED,
+            "agreed_start": pd.Timestamp(f"202{i}-03-01"),
+            "parcel_id": f"P{i}",
+            "supervision_no": f"S{i}",
+        }
+        for i in range(4)
+    ]
+    whole = parcels(*rows)
+    chunked = pd.concat([parcels(*rows[:2]), parcels(*rows[2:])])
+    held = pa.array(chunked["supervision_no"].array)
+    assert isinstance(held, pa.ChunkedArray) and held.num_chunks == 2
+    a, b = run(whole), run(chunked)
+    pd.testing.assert_frame_equal(a.findings, b.findings)
+    pd.testing.assert_frame_equal(a.per_parcel, b.per_parcel)
+    # P0..P2 (agreed 2020-2022) are idle, P3 (2023-03-01) too: over two years by 2025-06-30
+    assert b.findings.loc[b.findings["code"] == "IDLE_NOT_STARTED", "supervision_no"].tolist() == [
+        "S0",
+        "S1",
+        "S2",
+        "S3",
+    ]
