@@ -199,3 +199,14 @@ def test_long_rings_are_summed_in_order_too():
     got = polygon_areas(coords, ring_offsets, polygon_offsets)
     assert got.tolist() == shapely.area(polys).tolist()
     assert got[0] == pytest.approx(np.pi * 800 * 500, rel=1e-6)  # an ellipse, by hand
+
+
+def test_lonlat_of_empty_and_missing_geometry_is_nan():
+    from landeff.crs import lonlat_of
+
+    geoms = gpd.GeoSeries([shapely.Polygon(), None, shapely.box(500000, 3500000, 500100, 3500100)],
+                          crs=4549)
+    lon, lat = lonlat_of(geoms)
+    assert np.isnan(lon[:2]).all() and np.isnan(lat[:2]).all()
+    # the box's centre, (500050, 3500050) in GK zone 40 (CM 120E), lies just east of 120E
+    assert lon[2] == pytest.approx(120.0005, abs=1e-3) and 31.0 < lat[2] < 31.7

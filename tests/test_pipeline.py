@@ -187,3 +187,19 @@ def test_recorded_area_off_by_more_than_one_percent_is_warned_with_its_row(park)
     w = r.warnings[r.warnings["code"] == "recorded_area_differs"]
     assert w["row"].tolist() == [1]
     assert "10200.0 m² differs from the measured 10000.0 m² by 2.0 %" in w["message"].iloc[0]
+
+
+def test_empty_polygon_in_a_projected_layer_is_kept_and_warned(tmp_path):
+    # GEOS refuses the x of an empty point (the centroid of an empty polygon); the zone of such a
+    # parcel is unknown, its area empty, and the other parcel is measured as usual (100 m × 100 m)
+    layer = gpd.GeoDataFrame(
+        {"parcel_id": ["A", "B"]},
+        geometry=[shapely.Polygon(), shapely.box(500000, 3500000, 500100, 3500100)],
+        crs=4549,
+    )
+    layer.to_file(tmp_path / "p.gpkg")
+    r = landeff.evaluate(parcels=tmp_path / "p.gpkg", as_of="2025-06-30")
+    assert r.parcels["parcel_id"].tolist() == ["A", "B"]
+    assert pd.isna(r.parcels.loc["A", "area_m2"])
+    assert r.parcels.loc["B", "area_m2"] == pytest.approx(10000.0, rel=1e-3)
+    assert r.warnings.loc[r.warnings["code"] == "empty_geometry", "row"].tolist() == [1]

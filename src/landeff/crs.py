@@ -73,6 +73,8 @@ def lonlat_of(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     if geoms.crs is None:
         raise CRSError(_NO_CRS)
     pts = shapely.centroid(geoms.values._data if hasattr(geoms.values, "_data") else geoms.values)
+    # an empty geometry's centroid is an empty point, whose x GEOS refuses: NaN, like a missing one
+    pts = np.where(shapely.is_empty(pts), None, pts)
     x, y = shapely.get_x(pts), shapely.get_y(pts)
     if geoms.crs.is_geographic and geoms.crs.equals(CRS.from_epsg(CGCS2000)):
         return x, y

@@ -9,6 +9,7 @@ import os
 import time
 import tomllib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import flags as rules
 from . import grading
@@ -256,6 +258,9 @@ def evaluate(
         )
 
     with _timed(timings, "read", progress):
+        # the tables are read in the background while the layers are read here (both mostly
+        # release the GIL: pyogrio/arrow and pandas' C parser)
+        tables = _in_background(_read_tables, enterprises, contracts, sheet=sheet, encoding=encoding)
         raw_parcels = (
             read_layer(parcels, layer=parcels_layer, input_crs=input_crs, encoding=encoding)
             if parcels is not None
@@ -266,21 +271,20 @@ def evaluate(
             if buildings is not None
             else None
         )
-        raw_ent = (
-            read_table(enterprises, kind="enterprises", sheet=sheet, encoding=encoding)
-            if enterprises is not None
-            else None
-        )
-        raw_con = (
-            read_table(contracts, kind="contracts", sheet=sheet, encoding=encoding)
-            if contracts is not None
-            else None
-        )
+        raw_ent, raw_con = tables.result()
     if raw_parcels is None and raw_con is None:
         msg = "nothing to evaluate: give parcels (a layer) or contracts (a ledger)."
         raise InputError(msg)
 
     with _timed(timings, "validate", progress):
+        # enterprises are prepared in the background, recording into their own Diagnostics,
+        # appended below where a sequential run records them: the warnings keep their order
+        ent_diag = Diagnostics()
+        ent_job = (
+            _in_background(prepare_enterprises, raw_ent, default_year=year, diagnostics=ent_diag)
+            if raw_ent is not None
+            else None
+        )
         con = prepare_contracts(raw_con, diagnostics=diag) if raw_con is not None else None
         if raw_parcels is not None:
             par = prepare_parcels(raw_parcels, diagnostics=diag)
@@ -288,6 +292,9 @@ def evaluate(
             assert con is not None
             par = _ledger_parcels(con, diagnostics=diag)
         ambiguous = set(par.attrs.get("ambiguous_ids", set()))
+        # the validators' notes in attrs (the overlap report, units ...) are done with; pandas
+        # deep-copies attrs into every frame and column taken, which costs at every later step
+        par.attrs = {}
         if con is not None and raw_parcels is not None:
             par = merge_contracts(par, con, diagnostics=diag)
         bld = (
@@ -295,15 +302,15 @@ def evaluate(
             if raw_buildings is not None
             else None
         )
-        ent = (
-            prepare_enterprises(raw_ent, default_year=year, diagnostics=diag)
-            if raw_ent is not None
-            else None
-        )
+        ent = ent_job.result() if ent_job is not None else None
+        diag.extend(ent_diag)
+        for frame in (par, bld, ent, con):
+            if frame is not None:
+                frame.attrs = {}
 
     with _timed(timings, "project", progress):
         par = par.copy()
-        if par.geometry.notna().any():
+        if _any_geometry(par):
             par["area_epsg"] = area_zones(par.geometry, area_crs)
             par["area_m2"] = planar_area_m2(par.geometry, par["area_epsg"]).to_numpy()
         else:
@@ -313,8 +320,22 @@ def evaluate(
         _check_recorded_area(par, diag)
 
     with _timed(timings, "join", progress):
-        if bld is not None and len(bld) and par.geometry.notna().any():
-            pieces = clip_buildings(par, bld, diagnostics=diag)
+        # enterprises are linked by id, code and name in the background while buildings are clipped
+        link_diag = Diagnostics()
+        link_job = (
+            _in_background(
+                link_enterprises,
+                ent,
+                par[[c for c in ("parcel_id", "holder_uscc", "holder_name") if c in par]],
+                diagnostics=link_diag,
+                ambiguous_ids=ambiguous,
+            )
+            if ent is not None
+            else None
+        )
+        if bld is not None and len(bld) and _any_geometry(par):
+            # prepare_buildings (validate.repair_geometry) left every polygon valid
+            pieces = clip_buildings(par, bld, diagnostics=diag, assume_valid=True)
         else:
             pieces = _empty_pieces(par.crs)
         footprint = footprint_by_parcel(pieces, par)
@@ -322,8 +343,9 @@ def evaluate(
         par = par.set_index("parcel_id", drop=False)
         par.index.name = "parcel_id"
         par = par.join(building_measures)
-        if ent is not None:
-            links_all = link_enterprises(ent, par, diagnostics=diag, ambiguous_ids=ambiguous)
+        if link_job is not None:
+            links_all = link_job.result()
+            diag.extend(link_diag)
             links_all = attribute_land(
                 links_all, ent, par, method=pol.tenant_attribution, diagnostics=diag
             )
@@ -383,6 +405,11 @@ def evaluate(
         )
 
     with _timed(timings, "flag", progress):
+        # the undeveloped remainders (GEOS buffers and differences, the costliest geometry) are
+        # cut in the background while the enterprises are graded and the other rules run
+        remainders = _in_background(
+            rules.remainder_pieces, par.copy(deep=False), pieces, pol.thresholds
+        )
         graded = grading.grade(
             current.reset_index(drop=True),
             ent_years.reset_index(drop=True),
@@ -403,6 +430,7 @@ def evaluate(
             investment_includes_land_price=pol.investment_includes_land_price,
             enterprise_years=ent_years.reset_index(drop=True),
             diagnostics=diag,
+            remainders=remainders,
         )
         per_parcel = found.per_parcel.reindex(par.index)
         for col in per_parcel.columns:
@@ -440,6 +468,38 @@ def evaluate(
     )
 
 
+def _any_geometry(frame: gpd.GeoDataFrame) -> bool:
+    """Whether any row has a geometry (empty ones count: they are kept and warned about)."""
+    return bool((~shapely.is_missing(np.asarray(frame.geometry.values, dtype=object))).any())
+
+
+def _in_background(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+    """Start ``func(*args, **kwargs)`` in a thread of its own and return its Future.
+
+    Used for work that overlaps with the main thread's (GEOS, pyarrow, pyproj and pandas' C parser
+    release the GIL). ``Future.result()`` re-raises the function's exception in the caller.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landeff")
+    try:
+        return pool.submit(func, *args, **kwargs)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _read_tables(
+    enterprises: Source, contracts: Source, *, sheet: str | int | None, encoding: str | None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Read the enterprise and contract tables (either may be None)."""
+    return (
+        read_table(enterprises, kind="enterprises", sheet=sheet, encoding=encoding)
+        if enterprises is not None
+        else None,
+        read_table(contracts, kind="contracts", sheet=sheet, encoding=encoding)
+        if contracts is not None
+        else None,
+    )
+
+
 def _from_database(
     source: Any, table: str | None, sql: str | None, input_crs: Any, *, layer: bool = False
 ) -> Any:
@@ -463,11 +523,16 @@ def _fill_park(frame: pd.DataFrame, links: pd.DataFrame, par: pd.DataFrame) -> p
 
     Grading pools and benchmarks are per park; an enterprise table rarely names the park.
     """
-    first = links.drop_duplicates("row").set_index("row")["parcel_id"]
+    first = links.drop_duplicates("row")
+    at = par.index.get_indexer(first["parcel_id"])  # par is indexed by its unique parcel_id
     for col in ("park_id", "county_code"):
         if col not in par:
             continue
-        from_parcel = first.map(par[col]).reindex(frame.index)
+        from_parcel = (
+            pd.Series(par[col].to_numpy()[at], index=first["row"].to_numpy())
+            .where(at >= 0)
+            .reindex(frame.index)
+        )
         frame[col] = frame[col].fillna(from_parcel) if col in frame else from_parcel
     return frame
 
@@ -537,10 +602,10 @@ def merge_contracts(
         con = con.loc[~dup]
     con = con.set_index("_target")
     par = par.set_index("parcel_id", drop=False)
-    for col in con.columns:
-        if col in {"parcel_id", "_file", "_sheet", "_row"}:
-            continue
-        values = con[col].reindex(par.index)
+    fields = [c for c in con.columns if c not in {"parcel_id", "_file", "_sheet", "_row"}]
+    aligned = con[fields].reindex(par.index)  # one take for every field
+    for col in fields:
+        values = aligned[col]
         if col in CONTRACT_FIELDS or col not in par:
             par[col] = values.combine_first(par[col]) if col in par else values
         else:
@@ -606,8 +671,9 @@ def _parcel_grades(par: pd.DataFrame, graded: pd.DataFrame, links: pd.DataFrame)
         return par
     holders = links[links["role"] == "holder"].drop_duplicates("parcel_id")
     g = graded.drop_duplicates("uscc").set_index("uscc")
-    par["grade"] = holders.set_index("parcel_id")["uscc"].map(g["grade"]).reindex(par.index)
-    par["score"] = holders.set_index("parcel_id")["uscc"].map(g["score"]).reindex(par.index)
+    holder = holders.set_index("parcel_id")["uscc"].reindex(par.index)
+    par["grade"] = holder.map(g["grade"])
+    par["score"] = holder.map(g["score"])
     return par
 
 
