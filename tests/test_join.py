@@ -656,3 +656,116 @@ def test_pairs_on_one_parcel_listed_or_through_the_tree_are_the_same():
     for max_listed in (0, 5, 1000):  # all through the tree, mixed, all listed
         a, b = _pairs_on_one_parcel(code, bounds, geoms, max_listed=max_listed)
         assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected
+
+
+@pytest.mark.parametrize("min_count", [0, 1])
+def test_group_sums_add_as_groupby_sum_does(min_count):
+    from landeff.join import _transform_sum, group_sums
+
+    rng = np.random.default_rng(5)
+    n, n_groups = 3000, 1200  # groups of 0, 1 and several rows; some rows in no group (-1)
+    group = rng.integers(-1, n_groups, n)
+    values = rng.normal(0, 1e6, (n, 3)) * rng.choice([1.0, 1e-12, 1e12], (n, 3))
+    special = rng.random((n, 3))
+    values[special < 0.05] = np.nan
+    values[(special > 0.05) & (special < 0.08)] = -0.0
+    values[(special > 0.08) & (special < 0.085)] = np.inf
+    # the plain way: groupby on the rows with a group, then a reindex to every group
+    on = group >= 0
+    plain = pd.DataFrame(values[on]).groupby(group[on]).sum(min_count=min_count)
+    plain = plain.reindex(range(n_groups)).to_numpy()
+    got = group_sums(values, group, n_groups, min_count=min_count)
+    assert got.shape == plain.shape
+    # the same bits (-0.0 and 0.0 differ), NaN in the same places
+    assert np.array_equal(np.isnan(got), np.isnan(plain))
+    same = ~np.isnan(plain)
+    assert np.array_equal(got[same].view("int64"), plain[same].view("int64"))
+    assert np.bincount(group[on], minlength=n_groups).max() > 3  # groups of several rows
+    one = group_sums(values[:, 1], group, n_groups, min_count=min_count)
+    assert np.array_equal(one, got[:, 1], equal_nan=True)
+    if min_count == 0:
+        transformed = pd.Series(values[:, 0]).groupby(np.where(on, group, np.nan))
+        expected = transformed.transform("sum").to_numpy()
+        got_t = _transform_sum(values[:, 0], group)
+        assert np.array_equal(np.isnan(got_t), np.isnan(expected))
+        assert np.array_equal(got_t[on].view("int64"), expected[on].view("int64"))
+
+
+def test_spread_with_parcel_positions_given_is_the_same(two_parcels):
+    from landeff.join import positions
+    from landeff.metrics import spread_to_parcels
+
+    ent = pd.DataFrame({"tax_wan": [10.0, np.nan, 4.0], "electricity_kwh": [0.0, 2e4, np.nan]})
+    links = pd.DataFrame(
+        {
+            "row": [0, 1, 2, 2],
+            "parcel_id": ["A", "A", "B", "X"],  # X: no such parcel
+            "share": [1.0, 1.0, 0.25, 0.75],
+            "role": ["holder", "tenant", "holder", "holder"],
+            "land_m2": [6000.0, 4000.0, 5000.0, 1.0],
+        }
+    )
+    index = pd.Index(["A", "B", "C"], name="parcel_id")
+    plain = spread_to_parcels(ent, links, index, stopped_kwh=1e4)
+    given = spread_to_parcels(
+        ent, links, index, stopped_kwh=1e4, parcel_at=positions(links["parcel_id"], index)
+    )
+    pd.testing.assert_frame_equal(plain, given, check_exact=True)
+    # by hand: A has rows 0 (tax 10) and 1 (no tax, 20000 kWh: active); B has a quarter of row 2
+    assert plain["tax_wan"].tolist()[:2] == [10.0, 1.0]
+    assert np.isnan(plain["tax_wan"].iloc[2])  # C: no enterprise
+    assert plain["n_enterprises"].tolist() == [2, 1, 0]
+    assert plain["n_active"].tolist() == [2, 1, 0]
+    assert plain["holder_land_m2"].tolist() == [6000.0, 5000.0, 0.0]
+    assert plain["tenant_land_m2"].tolist() == [4000.0, 0.0, 0.0]
+
+
+def test_intersecting_pairs_are_the_predicate_query_and_contains_properly():
+    from landeff.join import _intersecting_pairs
+
+    rng = np.random.default_rng(3)
+    # parcels: a 6 x 6 grid of 50 m squares (shared edges), one with a hole
+    px, py = np.meshgrid(np.arange(6) * 50.0, np.arange(6) * 50.0)
+    parcels = list(
+        shapely.box(X0 + px.ravel(), Y0 + py.ravel(), X0 + px.ravel() + 50, Y0 + py.ravel() + 50)
+    )
+    parcels[7] = shapely.Polygon(parcels[7].exterior.coords, [box(60, 10, 10, 10).exterior.coords])
+    pgeom = np.array(parcels, dtype=object)
+    # buildings: inside, across edges, on an edge exactly, in the hole, bow-ties (invalid),
+    # multipolygons, an empty one and a missing one
+    n = 400
+    x, y = rng.uniform(-10, 300, n).round(0), rng.uniform(-10, 300, n).round(0)
+    w, h = rng.choice([0.5, 5.0, 20.0, 50.0], n), rng.choice([0.5, 5.0, 20.0], n)
+    buildings = list(shapely.box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h))
+    buildings += [
+        box(50, 0, 10, 10),  # on the edge between two parcels
+        box(62, 12, 6, 6),  # in the hole
+        box(60, 10, 10, 10),  # the hole exactly
+        shapely.Polygon(
+            [(X0 + 10, Y0 + 10), (X0 + 60, Y0 + 40), (X0 + 60, Y0 + 10), (X0 + 10, Y0 + 40)]
+        ),
+        shapely.MultiPolygon([box(5, 5, 5, 5), box(120, 120, 5, 5)]),
+        shapely.Polygon(),
+        None,
+    ]
+    bgeom = np.array(buildings, dtype=object)
+    valid = shapely.is_valid(bgeom)
+    tested = valid & (shapely.get_type_id(bgeom) == 3)
+    # the plain way: the predicate query, then contains_properly on each pair tested
+    bi, pi = shapely.STRtree(pgeom).query(bgeom, predicate="intersects")
+    inside = tested[bi].copy()
+    inside[inside] = shapely.contains_properly(pgeom[pi[inside]], bgeom[bi[inside]])
+    got_b, got_p, got_inside = _intersecting_pairs(bgeom, pgeom, tested)
+    assert got_b.tolist() == bi.tolist() and got_p.tolist() == pi.tolist()
+    assert got_inside.tolist() == inside.tolist()
+    assert 50 < inside.sum() < len(bi) - 50  # pairs inside and on edges: not vacuous
+    assert not shapely.is_prepared(bgeom).any()  # left as they were
+
+
+def test_group_sums_of_no_rows():
+    # an empty task (a partition without links) sums nothing: every group NaN, or nothing at all
+    from landeff.join import _transform_sum, group_sums
+
+    assert np.isnan(group_sums(np.array([]), np.array([], dtype="int64"), 2)).all()
+    assert group_sums(np.zeros((0, 3)), np.array([], dtype="int64"), 1).shape == (1, 3)
+    assert len(_transform_sum(np.array([]), np.array([], dtype="int64"))) == 0

@@ -82,15 +82,14 @@ def clip_buildings(
         b, valid = b.loc[~dup].reset_index(drop=True), valid[~dup]
     bgeom = np.asarray(b.geometry.values, dtype=object)
     pgeom = np.asarray(parcels.geometry.values, dtype=object)
-    tree = shapely.STRtree(pgeom)
-    bi, pi = tree.query(bgeom, predicate="intersects")
+    rings = PolygonRings.of(bgeom)
+    bi, pi, inside = _intersecting_pairs(bgeom, pgeom, valid & rings.handled)
     # zones as integer codes (the area_epsg values themselves are objects: codes or CRS text)
     zone_of_parcel, zone_values = pd.factorize(
         parcels["area_epsg"].to_numpy(), use_na_sentinel=False
     )
     zones = zone_of_parcel[pi]
-    rings = PolygonRings.of(bgeom)
-    pieces, simple, pair_rings = _clip_pairs(bgeom, pgeom, bi, pi, valid, rings)
+    pieces, simple, pair_rings = _clip_pairs(bgeom, pgeom, bi, pi, valid, rings, inside)
     # every building measured once, in the zone of the first parcel it touches, from its
     # coordinates (polygons) or its projected geometry (anything else)
     first_zone = _zone_of_buildings(len(b), bi, zones)
@@ -248,6 +247,36 @@ def _is_ccw(coords: np.ndarray, ring_offsets: np.ndarray) -> np.ndarray:
     return ccw
 
 
+def _intersecting_pairs(
+    bgeom: np.ndarray, pgeom: np.ndarray, tested: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the pairs of intersecting buildings and parcels, and which parcel holds which inside.
+
+    The pairs ``(bi, pi)`` are those of ``STRtree(pgeom).query(bgeom, predicate="intersects")``,
+    in its order: that query lists the pairs whose bounding boxes meet (as the query without a
+    predicate does, in the same order) and keeps those for which the prepared building
+    intersects the parcel. Here the boxes' pairs are listed, parcels that contain a building
+    ``tested`` properly (``contains_properly``) are kept outright (a building inside a parcel
+    intersects it), and only the other pairs are tested, with their buildings prepared as the
+    query prepares them (and unprepared again after). Returned as well: ``inside``, whether
+    ``pgeom[pi]`` contains ``bgeom[bi]`` properly, for the buildings ``tested`` (False for others).
+    """
+    bi, pi = shapely.STRtree(pgeom).query(bgeom)
+    inside = tested[bi]
+    at = np.flatnonzero(inside)
+    inside[at] = shapely.contains_properly(pgeom[pi[at]], bgeom[bi[at]])
+    rest = np.flatnonzero(~inside)
+    buildings = bgeom[np.unique(bi[rest])]
+    unprepared = buildings[~shapely.is_prepared(buildings)]
+    shapely.prepare(unprepared)
+    try:
+        meet = inside.copy()
+        meet[rest] = shapely.intersects(bgeom[bi[rest]], pgeom[pi[rest]])
+    finally:
+        shapely.destroy_prepared(unprepared)
+    return bi[meet], pi[meet], inside[meet]
+
+
 def _clip_pairs(
     bgeom: np.ndarray,
     pgeom: np.ndarray,
@@ -255,19 +284,25 @@ def _clip_pairs(
     pi: np.ndarray,
     valid: np.ndarray,
     rings: PolygonRings,
+    inside: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None]:
     """Return building ``bi[k]`` clipped to parcel ``pi[k]`` for each pair ``k``.
 
     Only buildings on a parcel edge are intersected. A valid polygon inside its parcel, off its
     boundary, is its own piece, written as ``intersection`` writes it (:func:`_overlay_layout`).
+    ``inside``, if given, is whether each parcel contains its building properly, for the valid
+    polygons (:func:`_intersecting_pairs`); else that is tested here.
     Returns the pieces, the mask of the pairs found inside, and for those rewritten: their
     positions in the pairs, the index in ``rings.coords`` of each of their coordinates, and their
     ring and polygon offsets (None if there are none).
     """
     pieces = np.full(len(bi), None, dtype=object)
     simple = valid[bi] & rings.handled[bi]
-    cand = np.flatnonzero(simple)
-    simple[cand] = shapely.contains_properly(pgeom[pi[cand]], bgeom[bi[cand]])
+    if inside is None:
+        cand = np.flatnonzero(simple)
+        simple[cand] = shapely.contains_properly(pgeom[pi[cand]], bgeom[bi[cand]])
+    else:
+        simple &= inside
     rewritten = None
     if simple.any():
         source, ok = _overlay_layout(rings)
@@ -622,6 +657,48 @@ def two_labels(mask: np.ndarray, true: str, false: str) -> pd.api.extensions.Ext
     return pd.array(texts, dtype="str")
 
 
+def group_sums(
+    values: np.ndarray, group: np.ndarray, n_groups: int, *, min_count: int = 0
+) -> np.ndarray:
+    """Return the sum of ``values`` in each group ``0 .. n_groups - 1``, as ``groupby.sum`` adds.
+
+    ``values`` is a float array of one or two dimensions (rows first); ``group`` the group of
+    each row (below 0: none). pandas adds a group's values in row order with Kahan's
+    compensation from 0.0, skipping NaN; for a group of one row that gives ``value + 0.0``
+    (which makes ``-0.0`` into ``0.0``), or, for a NaN, 0.0 (NaN when ``min_count`` is 1). So
+    the groups of one row are summed so here, and only the others go through
+    ``groupby(...).sum(min_count=...)``: the same additions, in the same order. A group without
+    rows gives NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    flat = values.ndim == 1
+    table = values[:, None] if flat else values  # (rows, columns), also with no rows
+    has = group >= 0
+    count = np.bincount(group[has], minlength=n_groups)
+    size = np.zeros(len(group), dtype="int64")
+    size[has] = count[group[has]]
+    out = np.full((n_groups, table.shape[1]), np.nan)
+    one = np.flatnonzero(size == 1)
+    single = table[one]
+    out[group[one]] = np.where(np.isnan(single), 0.0 if min_count < 1 else np.nan, single + 0.0)
+    many = np.flatnonzero(size > 1)
+    if len(many):
+        summed = pd.DataFrame(table[many]).groupby(group[many]).sum(min_count=min_count)
+        out[summed.index.to_numpy()] = summed.to_numpy(dtype=float)
+    return out[:, 0] if flat else out
+
+
+def _transform_sum(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Return ``Series(values).groupby(group).transform("sum")`` for integer groups (below 0: NaN)."""
+    group = np.asarray(group, dtype="int64")
+    has = group >= 0
+    n_groups = int(group.max(initial=-1)) + 1
+    sums = group_sums(values, group, n_groups)
+    out = np.full(len(group), np.nan)
+    out[has] = sums[group[has]]
+    return out
+
+
 def _isin(values: pd.Series, pool: set[str] | frozenset[str]) -> np.ndarray:
     """Return ``values.isin(pool)`` as a bool array (hashing objects: Arrow-string isin is slow)."""
     if not pool:
@@ -688,7 +765,7 @@ def attribute_land(
     DataFrame
         ``links`` with ``land_m2`` and ``share`` (fraction of the enterprise's land on the parcel).
     """
-    out = links.copy()
+    out = links.copy(deep=False)  # copy-on-write: the columns added below leave ``links`` alone
     parcel_ids = out["parcel_id"].to_numpy(dtype=object)
     at = positions(parcel_ids, parcels["parcel_id"])
     known = at >= 0  # a parcel id not in ``parcels``: no area, no floor area
@@ -719,7 +796,7 @@ def attribute_land(
     by_parcel[grouped] = pd.factorize(
         year_code[grouped] * (2 * len(parcels) + len(out) + 1) + parcel_code[grouped]
     )[0]
-    fa_sum = pd.Series(fa).groupby(by_row).transform("sum").to_numpy()
+    fa_sum = _transform_sum(fa, by_row)
     with np.errstate(invalid="ignore", divide="ignore"):
         rented = np.where(fa_sum > 0, rented_row * fa / fa_sum, np.nan)
     tenant = out["role"].to_numpy() == "tenant"
@@ -737,8 +814,10 @@ def attribute_land(
             "land equally with the holder",
             column="uscc",
         )
-    tenant_share = pd.Series(np.where(tenant, floor_share, np.nan))
-    fs_sum = tenant_share.groupby(by_parcel).transform("sum").to_numpy()
+    tenant_share = np.where(tenant, floor_share, np.nan)
+    group = np.full(len(out), -1, dtype="int64")  # (year, parcel) of each link; -1: none
+    group[grouped] = by_parcel[grouped]
+    fs_sum = _transform_sum(tenant_share, group)
     over = fs_sum > 1.0 + 1e-9
     if over.any():
         over_rows = enterprises.iloc[np.unique(out["row"].to_numpy()[over & tenant])]
@@ -750,24 +829,23 @@ def attribute_land(
             column="rented_floor_area_m2",
         )
     scale = np.where(over, 1.0 / np.where(over, fs_sum, 1.0), 1.0)
-    fs = np.nan_to_num(tenant_share.to_numpy()) * scale
+    fs = np.nan_to_num(tenant_share) * scale
     residual_land = area * (1.0 - np.minimum(np.nan_to_num(fs_sum), 1.0))
     # Who shares the residual: the holder and the tenants without a known share.
     residual_member = ~tenant | no_area
     if method == "merge_holder":
         residual_member = ~tenant
     n_res = np.full(len(out), np.nan)  # residual members on the (year, parcel) of each link
-    group = by_parcel[grouped].astype("int64")
-    n_res[grouped] = np.bincount(group, weights=residual_member[grouped])[group]
+    n_res[grouped] = np.bincount(group[grouped], weights=residual_member[grouped])[group[grouped]]
     with np.errstate(invalid="ignore", divide="ignore"):
         land = np.where(
             residual_member,
             np.where(n_res > 0, residual_land / np.maximum(n_res, 1), 0.0),
             fs * area,
         )
-    land_m2 = pd.Series(np.nan_to_num(land))
-    tot = land_m2.groupby(by_row).transform("sum").to_numpy()
+    land_m2 = np.nan_to_num(land)
+    tot = _transform_sum(land_m2, by_row)
     nlinks = np.bincount(by_row)[by_row]
-    out["land_m2"] = land_m2.to_numpy()
-    out["share"] = np.where(tot > 0, land_m2.to_numpy() / np.where(tot > 0, tot, 1), 1.0 / nlinks)
+    out["land_m2"] = land_m2
+    out["share"] = np.where(tot > 0, land_m2 / np.where(tot > 0, tot, 1), 1.0 / nlinks)
     return out

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .crs import M2_PER_MU
-from .join import positions, two_labels
+from .join import group_sums, positions, two_labels
 
 #: Enterprise figures summed onto parcels and per enterprise (万元, tce, kWh, t, 人).
 FIGURES = (
@@ -165,12 +165,10 @@ def measure_enterprises(enterprises: pd.DataFrame, links: pd.DataFrame) -> pd.Da
     n = len(ent)
     row = np.asarray(links["row"], dtype="int64")
     mine = (row >= 0) & (row < n)  # links of rows that are not in ``enterprises`` count for nothing
-    land = pd.Series(links["land_m2"].to_numpy(dtype=float)[mine]).groupby(row[mine]).sum()
-    land_m2 = np.zeros(n)
-    land_m2[land.index.to_numpy()] = land.to_numpy()
-    ent["land_m2"] = np.where(np.isnan(land_m2), 0.0, land_m2)
+    land_m2 = group_sums(links["land_m2"].to_numpy(dtype=float), np.where(mine, row, -1), n)
+    ent["land_m2"] = np.where(np.isnan(land_m2), 0.0, land_m2)  # no link, or a NaN sum: 0
     ent["land_mu"] = ent["land_m2"] / M2_PER_MU
-    holds = (links["role"].to_numpy() == "holder")[mine]
+    holds = _is(links["role"], "holder")[mine]
     ent["role"] = two_labels(
         np.bincount(row[mine], weights=holds, minlength=n) > 0, "holder", "tenant"
     )
@@ -205,12 +203,23 @@ def _joined_ids(links: pd.DataFrame, n: int) -> pd.Series | np.ndarray:
     return out
 
 
+def _is(values: pd.Series, text: str) -> np.ndarray:
+    """Return ``values.to_numpy() == text`` (missing: False), compared without making Python texts."""
+    return values.eq(text).to_numpy(dtype=bool, na_value=False)
+
+
 def spread_to_parcels(
-    enterprises: pd.DataFrame, links: pd.DataFrame, parcel_index: pd.Index, *, stopped_kwh: float
+    enterprises: pd.DataFrame,
+    links: pd.DataFrame,
+    parcel_index: pd.Index,
+    *,
+    stopped_kwh: float,
+    parcel_at: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Sum each enterprise's figures onto its parcels in proportion to its land on each.
 
-    ``links["row"]`` holds labels of ``enterprises``' index.
+    ``links["row"]`` holds labels of ``enterprises``' index. ``parcel_at``, if given, is
+    ``positions(links["parcel_id"], parcel_index)``, already computed by the caller.
 
     Returns a frame indexed like ``parcel_index`` with the summed figures, ``n_enterprises``,
     ``n_active``, ``holder_land_m2`` and ``tenant_land_m2``.
@@ -224,20 +233,23 @@ def spread_to_parcels(
     active = is_active(ent, stopped_kwh=stopped_kwh).to_numpy()
     parts["n_enterprises"] = np.ones(len(ent), dtype="int64")
     parts["n_active"] = active.astype(int)
-    role = links["role"].to_numpy()
     land = links["land_m2"].to_numpy(dtype=float)
-    parts["holder_land_m2"] = np.where(role == "holder", land, 0.0)
-    parts["tenant_land_m2"] = np.where(role == "tenant", land, 0.0)
+    parts["holder_land_m2"] = np.where(_is(links["role"], "holder"), land, 0.0)
+    parts["tenant_land_m2"] = np.where(_is(links["role"], "tenant"), land, 0.0)
     # summed per parcel position: the groups (and each one's order of addition) of a groupby on
     # the parcel ids followed by a reindex to ``parcel_index``
-    at = positions(links["parcel_id"], parcel_index)
-    on = at >= 0
-    frame = pd.DataFrame(parts)
-    summed = frame.loc[on].groupby(at[on]).sum(min_count=1)
-    out = summed.reindex(range(len(parcel_index)))
-    out.index = parcel_index
-    for c in ("n_enterprises", "n_active"):
-        out[c] = out[c].fillna(0).astype(int)
+    # (counts: how many links a parcel has, and how many active; 0 on a parcel without links)
+    at = positions(links["parcel_id"], parcel_index) if parcel_at is None else parcel_at
+    n = len(parcel_index)
+    group = np.where(at >= 0, at, -1)
+    counted = ("n_enterprises", "n_active")
+    summed = [c for c in parts if c not in counted]
+    sums = group_sums(np.column_stack([parts[c] for c in summed]), group, n, min_count=1)
+    columns = {c: sums[:, k] for k, c in enumerate(summed)}
+    for c in counted:
+        columns[c] = np.bincount(group[group >= 0], weights=parts[c][group >= 0], minlength=n)
+        columns[c] = columns[c].astype(int)
+    out = pd.DataFrame({c: columns[c] for c in parts}, index=parcel_index)
     for c in ("holder_land_m2", "tenant_land_m2"):
         out[c] = out[c].fillna(0.0)
     return out

@@ -368,24 +368,30 @@ def evaluate(
         chosen = year
         if ent is not None and len(ent):
             chosen = year if year is not None else choose_year(ent["year"], as_of_d)
-            if chosen not in set(ent["year"]):
+            if chosen not in set(pd.unique(ent["year"])):  # the distinct years, as a set
                 diag.warn(
                     "year_missing",
                     f"the enterprise table has no rows for year {chosen}; "
                     f"years present: {sorted(set(ent['year']))}",
                 )
         ent_years = measure_enterprises(ent, links_all) if ent is not None else _empty_enterprises()
-        linked_rows = set(links_all["row"])
-        ent_years = ent_years.loc[ent_years.index.isin(linked_rows)]
-        ent_years = _fill_park(ent_years, links_all, par)
-        current = ent_years[ent_years["year"] == chosen].copy() if chosen is not None else ent_years
-        links = links_all[links_all["year"] == chosen] if chosen is not None else links_all
+        linked = ent_years.index.isin(pd.unique(links_all["row"].to_numpy()))
+        if not linked.all():  # (a boolean take of every row would copy the frame for nothing)
+            ent_years = ent_years.loc[linked]
+        # each link's parcel position in par (indexed by its unique parcel_id), found once
+        parcel_at = par.index.get_indexer(links_all["parcel_id"])
+        ent_years = _fill_park(ent_years, links_all, par, parcel_at)
+        # a boolean take makes new columns already (and copy-on-write keeps frames apart)
+        current = ent_years[ent_years["year"] == chosen] if chosen is not None else ent_years
+        of_year = links_all["year"] == chosen if chosen is not None else None
+        links = links_all[of_year] if of_year is not None else links_all
         spread = (
             spread_to_parcels(
-                ent_years.loc[current.index] if len(current) else ent_years.iloc[0:0],
-                links.assign(row=links["row"]),
+                current,  # the rows of ent_years for the year, with their labels
+                links,
                 par.index,
                 stopped_kwh=_threshold(pol, "stopped_kwh", 10000.0),
+                parcel_at=parcel_at[of_year.to_numpy()] if of_year is not None else parcel_at,
             )
             if len(current)
             else _empty_spread(par.index)
@@ -518,18 +524,26 @@ def _from_database(
     return read_postgis_table(source, table=table, sql=sql)
 
 
-def _fill_park(frame: pd.DataFrame, links: pd.DataFrame, par: pd.DataFrame) -> pd.DataFrame:
+def _fill_park(
+    frame: pd.DataFrame,
+    links: pd.DataFrame,
+    par: pd.DataFrame,
+    parcel_at: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Give enterprise rows the ``park_id`` (and ``county_code``) of their first parcel.
 
     Grading pools and benchmarks are per park; an enterprise table rarely names the park.
+    ``parcel_at``, if given, is ``par.index.get_indexer(links["parcel_id"])``.
     """
-    first = links.drop_duplicates("row")
-    at = par.index.get_indexer(first["parcel_id"])  # par is indexed by its unique parcel_id
+    first = ~links["row"].duplicated().to_numpy()  # the first link of each row
+    if parcel_at is None:  # par is indexed by its unique parcel_id
+        parcel_at = par.index.get_indexer(links["parcel_id"])
+    at = parcel_at[first]
     for col in ("park_id", "county_code"):
-        if col not in par:
-            continue
+        if col not in par or (col in frame and frame[col].notna().all()):
+            continue  # nothing to give, or nothing to fill (fillna would return the column as is)
         from_parcel = (
-            pd.Series(par[col].to_numpy()[at], index=first["row"].to_numpy())
+            pd.Series(par[col].to_numpy()[at], index=links["row"].to_numpy()[first])
             .where(at >= 0)
             .reindex(frame.index)
         )
