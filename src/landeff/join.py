@@ -367,9 +367,11 @@ def _duplicate_candidates(
 ) -> np.ndarray:
     """Return which geometries may have the same snapped footprint as another of the same group.
 
-    ``set_precision`` moves every point by less than ``2 * grid`` (vertices are rounded to the
-    grid, edges pass through the rounded cells), so two geometries that snap to the same non-empty
-    footprint lie within ``4 * grid`` of each other; a valid polygon can only snap to an empty one
+    Every point of the snapped footprint lies within ``2 * grid`` of the original geometry
+    (``set_precision`` rounds vertices to the grid and may drop some, a spike thinner than the grid
+    say, but puts none far from the original; the reverse does not hold, so bounds can differ by
+    far more than the grid), so two geometries that snap to the same non-empty footprint lie
+    within ``4 * grid`` of each other; a valid polygon can only snap to an empty one
     when no point of it lies more than ``2 * grid`` inside its boundary, that is when its area is at
     most ``4 * grid * perimeter + 4π * grid²`` per ring (bounded generously below). Invalid and
     non-polygonal geometries are always candidates. All other geometries have a unique key, and
