@@ -963,21 +963,31 @@ def test_joined_codes_are_sorted_distinct_codes_per_position():
     assert _joined_codes(np.empty(0), np.empty(0, dtype=object), 3).tolist() == ["", "", ""]
 
 
-def test_geometry_work_in_threads_is_the_same(monkeypatch):
+def test_remainders_cut_in_runs_over_threads_are_the_same(monkeypatch):
     import landeff.flags as flags_module
 
-    rng = np.random.default_rng(5)
-    geoms = shapely.buffer(shapely.points(rng.uniform(0, 100, 500), rng.uniform(0, 100, 500)), 3.0)
-    direct = shapely.buffer(geoms, 2.0)
+    # 20 copies of the three parcels of _remainder_case, 5 km apart: each first parcel keeps its
+    # 140 m × 100 m = 14000 m² piece (see _remainder_case), the other two none
+    plots, houses, owners = [], [], []
+    for k in range(20):
+        p, h = _remainder_case(480000.0 + 5000.0 * (k % 5), 3480000.0 + 5000.0 * (k // 5))
+        plots += p
+        houses += h
+        owners += [f"P{3 * k + i + 1}" for i in range(3)]
+    frame = parcels(*({"geometry": g, "area_m2": g.area, "n_buildings": 1} for g in plots))
+    buildings = gpd.GeoDataFrame({"parcel_id": owners}, geometry=houses, crs=GK_120E)
+    one = remainder_pieces(frame, buildings, thresholds())
     monkeypatch.setattr(flags_module, "PARALLEL_MIN_GEOMETRIES", 10)
     monkeypatch.setattr(flags_module.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    threaded = flags_module._in_threads(shapely.buffer, geoms, 2.0)
-    assert shapely.equals_exact(threaded, direct, tolerance=0).all()
-    others = np.roll(geoms, 1)
+    runs = remainder_pieces(frame, buildings, thresholds())  # three runs of 20 parcels
+    assert one.positions.tolist() == list(range(0, 60, 3)) == runs.positions.tolist()
+    assert one.pieces["area_m2"].tolist() == pytest.approx([14000.0] * 20, abs=1e-6)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(one.pieces.drop(columns="geometry")),
+        pd.DataFrame(runs.pieces.drop(columns="geometry")),
+    )
     assert shapely.equals_exact(
-        flags_module._in_threads(shapely.difference, geoms, others),
-        shapely.difference(geoms, others),
-        tolerance=0,
+        one.pieces.geometry.to_numpy(), runs.pieces.geometry.to_numpy(), tolerance=0
     ).all()
 
 

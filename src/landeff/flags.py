@@ -139,7 +139,7 @@ REMAINDER_COLUMNS = ["parcel_id", "area_m2", "area_mu"]
 THRESHOLD_KEYS = FLAG_THRESHOLDS
 #: Keys :func:`remainder_pieces` reads from ``thresholds``.
 REMAINDER_THRESHOLD_KEYS = ("remainder_margin_m", "remainder_min_mu", "remainder_inward_buffer_m")
-#: Geometry operations on at least this many geometries run in threads (see :func:`_in_threads`).
+#: Remainders of at least this many parcels are cut in runs over threads (:func:`_pieces_of`).
 PARALLEL_MIN_GEOMETRIES = 2000
 #: Share of the land price charged as the idle-land fee (闲置土地处置办法 article 14).
 IDLE_FEE_SHARE = 0.20
@@ -1323,32 +1323,6 @@ def _low_efficiency(
     return out
 
 
-def _in_threads(func: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
-    """Return ``func(*args)`` for a vectorised shapely function, computed in threads.
-
-    Array arguments (the first, and any of the same length) are cut into one chunk per usable
-    CPU; GEOS releases the GIL, and each geometry's result is the same as in one call.
-    """
-    n = len(args[0])
-    usable = (
-        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    )
-    workers = min(len(usable), 8)
-    if workers < 2 or n < PARALLEL_MIN_GEOMETRIES:
-        return func(*args)
-    cuts = np.linspace(0, n, workers + 1).astype("int64")
-
-    def chunk(i: int) -> np.ndarray:
-        part = [
-            a[cuts[i] : cuts[i + 1]] if isinstance(a, np.ndarray) and len(a) == n else a
-            for a in args
-        ]
-        return func(*part)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.concatenate(list(pool.map(chunk, range(workers))))
-
-
 def _per_distinct(func: Callable[[pd.Series], pd.DataFrame], values: pd.Series) -> pd.DataFrame:
     """Return ``func(values)`` for a row-by-row ``func``, calling it once per distinct value."""
     at, distinct = pd.factorize(values, use_na_sentinel=False)  # in order of first appearance
@@ -1482,46 +1456,108 @@ def _remainder_pieces(
     todo = (built & ~too_small & ~geometry.isna() & ~geometry.is_empty & (zones != -1)).to_numpy()
     if not todo.any():
         return none
-    sel_geom = geometry[todo]
-    sel_zone = zones[todo]
+    sel_geom = np.asarray(geometry.values, dtype=object)[todo]
+    sel_zone = zones[todo].to_numpy()
     sel_id = ids[todo]
-    planar = project_by_zone(
-        gpd.GeoSeries(sel_geom.values, crs=crs), sel_zone.reset_index(drop=True)
-    )
 
     # the buildings on these parcels, each with the slot of (the first parcel with) its parcel id
     first = ~sel_id.duplicated().to_numpy()
     found = pd.Index(sel_id.to_numpy()[first]).get_indexer(buildings["parcel_id"].astype("str"))
     on = found >= 0
     b_slot = np.flatnonzero(first)[found[on]]
-    b_zone = pd.Series(sel_zone.to_numpy()[b_slot], dtype=object)
+    b_geom = np.asarray(buildings.geometry.values, dtype=object)[on]
+    order = np.argsort(b_slot, kind="stable")
+    b_slot, b_geom = b_slot[order], b_geom[order]
+
+    # The parcels are cut into contiguous runs, one per usable CPU, each worked out whole in a
+    # thread of its own (GEOS and pyproj release the GIL): every step is per parcel, so each
+    # piece is the same as from one run, and the runs' pieces, joined in order, are in the
+    # same order as one run gives.
+    n = len(sel_geom)
+    runs = _cpu_count() if n >= PARALLEL_MIN_GEOMETRIES else 1
+    cuts = np.linspace(0, n, runs + 1).astype("int64")
+    b_cuts = np.searchsorted(b_slot, cuts)
+
+    def run(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi, b_lo, b_hi = cuts[k], cuts[k + 1], b_cuts[k], b_cuts[k + 1]
+        parts, owner, piece_m2 = _pieces_of(
+            sel_geom[lo:hi], sel_zone[lo:hi], b_geom[b_lo:b_hi], b_slot[b_lo:b_hi] - lo,
+            crs=crs, building_crs=buildings.crs, margin=margin, min_m2=min_m2, inward=inward,
+        )
+        return parts, owner + lo, piece_m2
+
+    if runs > 1:
+        with ThreadPoolExecutor(max_workers=runs) as pool:
+            results = list(pool.map(run, range(runs)))
+    else:
+        results = [run(0)]
+    parts = np.concatenate([r[0] for r in results])
+    owner = np.concatenate([r[1] for r in results])
+    piece_m2 = np.concatenate([r[2] for r in results])
+    pieces = gpd.GeoDataFrame(
+        {
+            "parcel_id": pd.Series(sel_id.to_numpy()[owner], dtype="str"),
+            "area_m2": piece_m2,
+            "area_mu": piece_m2 / M2_PER_MU,
+        },
+        geometry=gpd.GeoSeries(parts, crs=crs),
+    )
+    positions = np.flatnonzero(todo)[owner]
+    return Remainders(pieces, positions, frame.index, margin, min_m2, inward, diag)
+
+
+def _cpu_count() -> int:
+    usable = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
+    return max(1, min(len(usable), 8))
+
+
+def _pieces_of(
+    plots: np.ndarray,
+    zone: np.ndarray,
+    houses: np.ndarray,
+    slot: np.ndarray,
+    *,
+    crs: Any,
+    building_crs: Any,
+    margin: float,
+    min_m2: float,
+    inward: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the remainder pieces of some parcels: geometry (in ``crs``), parcel, area (m²).
+
+    ``plots`` are the parcels (in ``crs``), ``zone`` the zone each is measured in, ``houses`` the
+    buildings (in ``building_crs``) sorted by ``slot``, the position of their parcel in ``plots``.
+    """
+    planar = np.asarray(
+        project_by_zone(gpd.GeoSeries(plots, crs=crs), pd.Series(zone, dtype=object)).values,
+        dtype=object,
+    )
     b_planar = project_by_zone(
-        gpd.GeoSeries(np.asarray(buildings.geometry.values, dtype=object)[on], crs=buildings.crs),
-        b_zone,
+        gpd.GeoSeries(houses, crs=building_crs), pd.Series(zone[slot], dtype=object)
     )
     # buildings grouped per parcel as one collection; buffering a collection unions its parts
-    order = np.argsort(b_slot, kind="stable")
     groups = shapely.geometrycollections(
-        np.asarray(b_planar.values, dtype=object)[order],
-        indices=b_slot[order],
-        out=np.full(len(sel_id), shapely.GeometryCollection(), dtype=object),
+        np.asarray(b_planar.values, dtype=object),
+        indices=slot,
+        out=np.full(len(plots), shapely.GeometryCollection(), dtype=object),
     )
-    cover = _in_threads(shapely.buffer, groups, margin)
+    cover = shapely.buffer(groups, margin)
     del groups, b_planar  # (memory: at 1M parcels these are large)
-    plots = np.asarray(planar.values, dtype=object)
     # A piece is a part of the rest (parcel minus cover), which lies in the parcel's bounding box
     # outside the cover: a piece's area is at most the box's area minus the area of the cover
     # inside the box. Where that bound is under the minimum, with 1 % slack (the areas are exact
     # to about 1e-9 of their size), no piece can reach the minimum and the difference is not
     # computed. The bound can only be under the minimum where the cover's area is over box area -
     # minimum, so it is computed there only. (This skips 2/3 of the benchmark's built parcels.)
-    box = shapely.bounds(plots)
+    box = shapely.bounds(planar)
     box_m2 = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
     maybe = np.flatnonzero(shapely.area(cover) > box_m2 - 0.99 * min_m2)
     outside_cover_m2 = box_m2.copy()
-    outside_cover_m2[maybe] -= _in_threads(_area_in_boxes, cover[maybe], box[maybe])
+    outside_cover_m2[maybe] -= _area_in_boxes(cover[maybe], box[maybe])
     needed = np.flatnonzero(~(outside_cover_m2 < 0.99 * min_m2))  # NaN: needed
-    rest = _in_threads(shapely.difference, plots[needed], cover[needed])
+    rest = shapely.difference(planar[needed], cover[needed])
     # GEOS measures a multi-part geometry as the sum of its parts' areas (each part measured as
     # get_parts returns it), and a float sum of non-negative terms is never below one of them: a
     # rest under the minimum has no part that reaches it, so only the others are taken apart
@@ -1532,31 +1568,22 @@ def _remainder_pieces(
     polygonal = shapely.get_type_id(parts) == 3
     piece_m2 = shapely.area(parts)
     keep = polygonal & (piece_m2 >= min_m2)
-    keep[keep] = ~shapely.is_empty(_in_threads(shapely.buffer, parts[keep], -inward))
+    keep[keep] = ~shapely.is_empty(shapely.buffer(parts[keep], -inward))
     parts, owner, piece_m2 = parts[keep], owner[keep], piece_m2[keep]
 
-    piece_zone = sel_zone.to_numpy()[owner]
+    piece_zone = zone[owner]
     back = np.empty(len(parts), dtype=object)
-    for zone in pd.unique(piece_zone):
-        at = piece_zone == zone
+    for code in pd.unique(piece_zone):
+        at = piece_zone == code
         zone_crs = (
-            CRS.from_epsg(int(zone))
-            if isinstance(zone, int | np.integer)
-            else CRS.from_user_input(zone)
+            CRS.from_epsg(int(code))
+            if isinstance(code, int | np.integer)
+            else CRS.from_user_input(code)
         )
         back[at] = np.asarray(
             gpd.GeoSeries(parts[at], crs=zone_crs).to_crs(crs).values, dtype=object
         )
-    pieces = gpd.GeoDataFrame(
-        {
-            "parcel_id": pd.Series(sel_id.to_numpy()[owner], dtype="str"),
-            "area_m2": piece_m2,
-            "area_mu": piece_m2 / M2_PER_MU,
-        },
-        geometry=gpd.GeoSeries(back, crs=crs),
-    )
-    positions = np.flatnonzero(todo)[owner]
-    return Remainders(pieces, positions, frame.index, margin, min_m2, inward, diag)
+    return back, owner, piece_m2
 
 
 def _area_in_boxes(geometries: np.ndarray, boxes: np.ndarray) -> np.ndarray:
