@@ -1,3 +1,3 @@
 """Shared fixtures. Each fixture family lives in its own module, registered here."""
 
-pytest_plugins: list[str] = ["browser_fixtures", "pg_fixtures"]
+pytest_plugins: list[str] = ["browser_fixtures", "dask_fixtures", "pg_fixtures"]

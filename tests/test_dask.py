@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,6 +11,7 @@ import pytest
 import shapely
 
 import landeff
+from dask_fixtures import assert_same_result, generated_parks
 from landeff.engine_dask import evaluate_dask, partition_inputs
 from landeff.errors import InputError
 from landeff.io.tables import read_table
@@ -125,74 +125,6 @@ def test_unknown_partition_key_is_an_error():
 # same results as the single-machine engine
 
 
-def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    cols = [c for c in by if c in frame]
-    return frame.sort_values(cols, kind="stable").reset_index(drop=True) if cols else frame
-
-
-def _text_sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    if frame.empty:
-        return frame.reset_index(drop=True)
-    key = frame.map(repr).agg("|".join, axis=1)
-    return frame.loc[key.sort_values(kind="stable").index].reset_index(drop=True)
-
-
-def assert_same_result(got: landeff.Result, expected: landeff.Result, *,
-                       exact_warnings: bool = True) -> None:
-    """Assert two results hold the same tables (rows compared in a sorted order).
-
-    With ``exact_warnings=False``, warnings that name no input row (run-level summaries such as
-    "3 规上 firm(s) have no 亩均税收") are compared by code and column only, the summary's warning
-    count is left out, and rejected rows are compared without their message: such a warning counts
-    over the rows of a run (and a message may quote the first row's value for a group), so a
-    partitioned run gives one per partition.
-    """
-    if exact_warnings:
-        assert got.summary == expected.summary
-    else:
-        skip = {"n_warnings"}
-        assert {k: v for k, v in got.summary.items() if k not in skip} == {
-            k: v for k, v in expected.summary.items() if k not in skip}
-    assert got.year == expected.year
-    pd.testing.assert_frame_equal(got.parcels.sort_index(), expected.parcels.sort_index())
-    assert list(got.parcels.index) == list(expected.parcels.index)  # input order kept
-    pd.testing.assert_frame_equal(_sorted(got.buildings, ["building_id", "parcel_id"]),
-                                  _sorted(expected.buildings, ["building_id", "parcel_id"]))
-    for name, by in (
-        ("enterprises", ["uscc", "year", "_row"]),
-        ("enterprise_years", ["uscc", "year", "_row"]),
-        ("links", ["uscc", "year", "parcel_id"]),
-        ("findings", ["finding_id"]),
-        ("remainders", ["parcel_id"]),
-    ):
-        pd.testing.assert_frame_equal(
-            _sorted(getattr(got, name), by), _sorted(getattr(expected, name), by), obj=name
-        )
-    gr, er = got.rejected, expected.rejected
-    if not exact_warnings:  # a message may quote one row's value for a whole group of rows
-        gr, er = gr.drop(columns="message"), er.drop(columns="message")
-    pd.testing.assert_frame_equal(_text_sorted(gr), _text_sorted(er))
-    gw, ew = got.warnings, expected.warnings
-    if not exact_warnings:
-        g_run, e_run = gw[gw["row"].isna()], ew[ew["row"].isna()]
-        assert set(zip(g_run["code"], g_run["column"], strict=True)) == set(
-            zip(e_run["code"], e_run["column"], strict=True))
-        gw, ew = gw[gw["row"].notna()], ew[ew["row"].notna()]
-        gw, ew = gw.drop(columns="message"), ew.drop(columns="message")
-    pd.testing.assert_frame_equal(_text_sorted(gw), _text_sorted(ew))
-
-
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 @pytest.mark.slow
 def test_demo_park_same_as_single_engine(dask_client):
     demo = landeff.read_demo()
@@ -206,12 +138,7 @@ def test_demo_park_same_as_single_engine(dask_client):
 @pytest.fixture(scope="module")
 def multi_park(tmp_path_factory):
     """Six generated parks of 400 parcels (benchmarks/generate.py), as files."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from generate import make_parks
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    data = make_parks(2400, seed=7, parcels_per_park=400)
+    data = generated_parks()
     d = tmp_path_factory.mktemp("multi_park")
     data["parcels"].to_file(d / "parcels.gpkg", engine="pyogrio")
     data["buildings"].to_parquet(d / "buildings.parquet")
@@ -236,17 +163,11 @@ def multi_park_single(multi_park):
 def test_multi_park_same_as_single_engine(dask_client, multi_park, multi_park_single,
                                           partition_by):
     got = evaluate_dask(**multi_park, scheduler=dask_client, partition_by=partition_by)
-    assert_same_result(got, multi_park_single, exact_warnings=False)
+    assert_same_result(got, multi_park_single)  # warnings too: grading warns per firm row
     # six parks, graded per park: each park's 规上 pool ranks from 1
     graded = got.enterprises.dropna(subset=["rank"])
     assert graded["park_id"].nunique() == 6
     assert (graded.groupby(["park_id", "group"])["rank"].min() == 1).all()
-
-
-@pytest.mark.slow
-def test_multi_park_warnings_same_as_single_engine(dask_client, multi_park, multi_park_single):
-    got = evaluate_dask(**multi_park, scheduler=dask_client)
-    assert_same_result(got, multi_park_single, exact_warnings=True)
 
 
 def test_partitions_of_generated_parks_are_the_parks(multi_park):

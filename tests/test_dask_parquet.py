@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,14 +12,12 @@ import shapely
 from shapely import affinity
 
 import landeff
+from dask_fixtures import assert_same_result, generated_parks
 from landeff import engine_dask
 from landeff.engine_dask import evaluate_dask, partition_geoparquet, partition_inputs
 from landeff.errors import InputError
 from landeff.io.tables import read_table
 from landeff.io.vector import read_layer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_dask import assert_same_result  # noqa: E402 - the comparison test_dask.py makes
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Grid cells (km) for the demo park, which has no park or county column. Its enterprise table
@@ -29,18 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 GRID_KM = 0.1
 X0 = 500_000.0  # CGCS2000 GK CM 120E (EPSG:4549): the central meridian's false easting
 Y0 = 3_300_000.0
-
-
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    pytest.importorskip("dask_geopandas")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
 
 
 @pytest.fixture
@@ -270,12 +255,7 @@ def test_garbled_text_is_read_on_the_client(dask_client, tmp_path, monkeypatch):
 def multi_park(tmp_path_factory):
     """Six generated parks of 400 parcels (benchmarks/generate.py), parcels one of them 100 km
     away from its park, as GeoParquet: parcels one file and a folder of three files."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from generate import make_parks
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    data = make_parks(2400, seed=7, parcels_per_park=400)
+    data = generated_parks()
     d = tmp_path_factory.mktemp("multi_park_parquet")
     parcels = data["parcels"]
     parcels.loc[0, "geometry"] = affinity.translate(parcels.geometry.iloc[0], yoff=0.9)

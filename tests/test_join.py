@@ -464,16 +464,15 @@ NAMES = [
 
 @pytest.mark.parametrize("as_str", [False, True])
 def test_fold_names_is_normalise_name(as_str):
-    from landeff.join import _fold_names
-    from landeff.validate import normalise_name
+    from landeff.validate import normalise_name, normalise_names
 
     values = pd.Series(NAMES[:-1] if as_str else NAMES, dtype="str" if as_str else object)
     expected = [normalise_name(v) for v in values]
-    assert list(_fold_names(values)) == expected
+    assert list(normalise_names(values)) == expected
     assert expected[2] == "某某(上海)有限公司" and expected[4] == "甲公司" and expected[13] is None
     # numbers in a name column go the plain way (1 and 1.0 must not be folded as one)
     mixed = pd.Series([1, 1.0, "a b", None], dtype=object)
-    assert list(_fold_names(mixed)) == ["1", "1.0", "ab", None]
+    assert list(normalise_names(mixed)) == ["1", "1.0", "ab", None]
 
 
 def test_positions_fast_path_and_fallback():

@@ -239,11 +239,10 @@ NAME_CHARS = st.one_of(
 @SETTINGS
 @given(names=st.lists(st.one_of(st.none(), st.text(NAME_CHARS, max_size=12)), max_size=30))
 def test_folded_names_are_normalise_name(names):
-    from landeff.join import _fold_names
-    from landeff.validate import normalise_name
+    from landeff.validate import normalise_name, normalise_names
 
     values = pd.Series(names, dtype=object)
-    assert list(_fold_names(values)) == [normalise_name(v) for v in names]
+    assert list(normalise_names(values)) == [normalise_name(v) for v in names]
 
 
 @SETTINGS

@@ -59,10 +59,10 @@ from . import checks
 from .crs import lonlat_of
 from .errors import Diagnostics, InputError
 from .io.tables import read_table
-from .io.vector import PARQUET_SUFFIXES, _settle_crs, read_layer
+from .io.vector import PARQUET_SUFFIXES, read_layer, settle_crs
 from .pipeline import Result, choose_year, evaluate, summarise
 from .policy import load_policy
-from .validate import map_headers, normalise_name, standardise
+from .validate import map_headers, normalise_names, standardise
 
 __all__ = ["evaluate_dask", "partition_geoparquet", "partition_inputs"]
 
@@ -121,13 +121,6 @@ def _canonical(raw: pd.DataFrame, kind: str, wanted: tuple[str, ...]) -> pd.Data
     return out
 
 
-def _fold_names(names: pd.Series) -> np.ndarray:
-    """Return :func:`landeff.validate.normalise_name` of each name, folding each distinct name once."""
-    codes, uniques = pd.factorize(names.astype(object))
-    folded = np.array([normalise_name(u) for u in uniques] + [None], dtype=object)
-    return folded[np.where(codes < 0, len(uniques), codes)]
-
-
 def _parcel_keys(raw: pd.DataFrame) -> pd.DataFrame:
     """Return the fields of raw parcels that decide their task, one row per parcel.
 
@@ -142,7 +135,7 @@ def _parcel_keys(raw: pd.DataFrame) -> pd.DataFrame:
                              ("county_code", "county_code"), ("uscc", "holder_uscc"),
                              ("supervision_no", "supervision_no"))
     }
-    out["nkey"] = _fold_names(p["holder_name"])
+    out["nkey"] = normalise_names(p["holder_name"])
     return pd.DataFrame(out)
 
 
@@ -357,7 +350,7 @@ def _partition(
     pid_p, pid_e, pid_c = _codes(
         keys["parcel_id"], ids.to_numpy(dtype=object),
         c["parcel_id"].to_numpy(dtype=object) if c is not None else none)
-    names = _fold_names(e["name"]) if e is not None else none
+    names = normalise_names(e["name"]) if e is not None else none
     uscc_p, uscc_e = _codes(keys["uscc"], e["uscc"].to_numpy(dtype=object) if e is not None
                             else none)
     nkey_p, nkey_e = _codes(keys["nkey"], names)
@@ -788,7 +781,7 @@ def _settle_layer(client: Any, layer: _GeoLayer, probes: list[dict[str, Any]], *
     centres[~(np.isfinite(x) & np.isfinite(y))] = None
     proxy = gpd.GeoDataFrame(geometry=gpd.GeoSeries(centres, crs=probes[0]["crs"]))
     notes: list[dict[str, Any]] = []
-    proxy = _settle_crs(proxy, layer.file, input_crs, notes)
+    proxy = settle_crs(proxy, layer.file, input_crs, notes)
     layer.crs = proxy.crs
     layer.swapped = any(n["code"] == "axes_swapped" for n in notes)
     layer.bounds = bounds[:, [1, 0, 3, 2]] if layer.swapped else bounds

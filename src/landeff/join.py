@@ -19,7 +19,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 
 from .crs import (
@@ -31,7 +30,7 @@ from .crs import (
     ring_areas,
 )
 from .errors import Diagnostics
-from .validate import normalise_name
+from .validate import normalise_names
 
 #: Pieces of a building smaller than this (m²) after clipping are slivers of a shared edge.
 SLIVER_M2 = 0.01
@@ -547,9 +546,9 @@ def link_enterprises(
     if "holder_name" in parcels and len(rest):
         names = parcels[["parcel_id", "holder_name"]].assign(_at=np.arange(len(parcels)))
         names = names.dropna(subset=["parcel_id", "holder_name"])
-        names["nkey"] = _fold_names(names["holder_name"])
+        names["nkey"] = normalise_names(names["holder_name"])
         r = pd.DataFrame({"row": rest, "name": ent["name"].iloc[rest].reset_index(drop=True)})
-        r["nkey"] = _fold_names(r["name"])
+        r["nkey"] = normalise_names(r["name"])
         by_name = r.dropna(subset=["nkey"]).merge(names, on="nkey")[["row", "parcel_id", "_at"]]
         by_name_at = by_name.pop("_at").to_numpy()
         by_name = by_name.assign(how="holder_name")
@@ -589,8 +588,8 @@ def link_enterprises(
         is_holder |= (uscc == hold_code) & pd.notna(hold_code)
     todo = np.flatnonzero(~is_holder)
     if "holder_name" in parcels and len(todo):
-        hold_name = _fold_names(parcels["holder_name"].iloc[at[todo]])
-        ent_name = _fold_names(ent["name"].iloc[row[todo]])
+        hold_name = normalise_names(parcels["holder_name"].iloc[at[todo]])
+        ent_name = normalise_names(ent["name"].iloc[row[todo]])
         is_holder[todo] = (ent_name == hold_name) & pd.notna(hold_name)
     links["role"] = two_labels(is_holder, "holder", "tenant")
     return links.reset_index(drop=True)
@@ -708,36 +707,6 @@ def _isin(values: pd.Series, pool: set[str] | frozenset[str]) -> np.ndarray:
     return pd.Index(np.asarray(values, dtype=object), dtype=object).isin(
         np.asarray(list(pool), dtype=object)
     )
-
-
-#: Names made only of printable ASCII other than the space and of CJK Unified Ideographs
-#: (U+4E00-U+9FFF). Each of these characters is its own NFKC form with combining class 0 (NFKC
-#: quick check Yes), so such a string is already NFKC-normalised (UAX #15); and none is
-#: whitespace. :func:`~landeff.validate.normalise_name` returns such a name unchanged.
-_FOLDED_ALREADY = "^[!-~\u4e00-\u9fff]+$"
-
-
-def _fold_names(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Return :func:`~landeff.validate.normalise_name` of each value, as an object array.
-
-    Each distinct text is folded once. Texts that are already folded (:data:`_FOLDED_ALREADY`,
-    matched by Arrow's vectorised regex) are kept as they are; only the others (full-width
-    brackets, spaces, compatibility characters) go through ``normalise_name``. Missing values
-    give None.
-    """
-    codes, uniques = pd.factorize(values)
-    uniq = np.asarray(uniques, dtype=object)
-    if not all(type(u) is str for u in uniq):  # numbers in a name column: the plain way
-        return np.array([normalise_name(v) for v in np.asarray(values, dtype=object)], dtype=object)
-    folded = uniq.copy()
-    try:
-        plain = pc.match_substring_regex(pa.array(uniq, type=pa.large_string()), _FOLDED_ALREADY)
-        kept = plain.to_numpy(zero_copy_only=False)
-    except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate: no fast path
-        kept = np.zeros(len(uniq), dtype=bool)
-    redo = np.flatnonzero(~kept)
-    folded[redo] = [normalise_name(u) for u in uniq[redo]]
-    return np.append(folded, None)[codes]  # a missing value has code -1: the None at the end
 
 
 def attribute_land(

@@ -81,6 +81,36 @@ def normalise_name(name: Any) -> str | None:
     return text or None
 
 
+#: Names made only of printable ASCII other than the space and of CJK Unified Ideographs
+#: (U+4E00-U+9FFF). Each of these characters is its own NFKC form with combining class 0 (NFKC
+#: quick check Yes), so such a string is already NFKC-normalised (UAX #15); and none is
+#: whitespace. :func:`normalise_name` returns such a name unchanged.
+_FOLDED_ALREADY = "^[!-~\u4e00-\u9fff]+$"
+
+
+def normalise_names(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Return :func:`normalise_name` of each value, as an object array.
+
+    Each distinct text is folded once. Texts that are already folded (:data:`_FOLDED_ALREADY`,
+    matched by Arrow's vectorised regex) are kept as they are; only the others (full-width
+    brackets, spaces, compatibility characters) go through ``normalise_name``. Missing values
+    give None.
+    """
+    codes, uniques = pd.factorize(values)
+    uniq = np.asarray(uniques, dtype=object)
+    if not all(type(u) is str for u in uniq):  # numbers in a name column: the plain way
+        return np.array([normalise_name(v) for v in np.asarray(values, dtype=object)], dtype=object)
+    folded = uniq.copy()
+    try:
+        plain = pc.match_substring_regex(pa.array(uniq, type=pa.large_string()), _FOLDED_ALREADY)
+        kept = plain.to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate: no fast path
+        kept = np.zeros(len(uniq), dtype=bool)
+    redo = np.flatnonzero(~kept)
+    folded[redo] = [normalise_name(u) for u in uniq[redo]]
+    return np.append(folded, None)[codes]  # a missing value has code -1: the None at the end
+
+
 def map_headers(
     columns: list[str], kind: str, *, file: str, diagnostics: Diagnostics
 ) -> dict[str, tuple[str, str | None]]:

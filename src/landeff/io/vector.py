@@ -122,7 +122,7 @@ def read_layer(
         except Exception as err:
             msg = f"{path}: cannot read the layer ({type(err).__name__}: {err})."
             raise InputError(msg) from err
-    gdf = _settle_crs(gdf, file, input_crs, notes)
+    gdf = settle_crs(gdf, file, input_crs, notes)
     gdf.columns = [str(c) if c != gdf.geometry.name else c for c in gdf.columns]
     if "_file" not in gdf:
         gdf["_file"] = file
@@ -508,7 +508,7 @@ def _fix_text(gdf: gpd.GeoDataFrame, file: str, notes: list[Note]) -> gpd.GeoDat
 # --------------------------------------------------------------------------------------------
 
 
-def _settle_crs(
+def settle_crs(
     gdf: gpd.GeoDataFrame, file: str, input_crs: object, notes: list[Note]
 ) -> gpd.GeoDataFrame:
     """Give the layer the CRS its coordinates are in, or raise a CRSError that suggests one."""
