@@ -152,15 +152,19 @@ def _positions(frame: pd.DataFrame, url: str, sheet: str) -> pd.DataFrame:
 
 
 @contextmanager
-def _reading(url: str, table: str | None) -> Iterator[Engine]:
-    """Yield an engine for ``url``; turn any database failure into an :class:`InputError`."""
+def _connected(url: str, doing: str) -> Iterator[Engine]:
+    """Yield an engine for ``url``, disposed at the end.
+
+    Any database failure becomes an :class:`InputError` saying what could not be done (``doing``)
+    and where (the URL without its password).
+    """
     engine = _engine(url)
     try:
         yield engine
     except InputError:
         raise
     except Exception as err:
-        msg = f"{redact_url(url)}: cannot read {table or 'the query'} ({err})."
+        msg = f"{redact_url(url)}: cannot {doing} ({err})."
         raise InputError(msg) from err
     finally:
         engine.dispose()
@@ -194,7 +198,7 @@ def read_postgis_layer(
     GeoDataFrame
         With ``_file`` (URL without password), ``_sheet`` (the table, or ``sql``) and ``_row``.
     """
-    with _reading(url, table) as engine:
+    with _connected(url, f"read {table or 'the query'}") as engine:
         query, sheet = _query(engine, url, table, sql)
         geoms = _geometry_columns(engine, query)
         where = f"{redact_url(url)} {sheet if table else 'query'}"
@@ -227,7 +231,7 @@ def read_postgis_table(url: str, *, table: str | None = None, sql: str | None = 
     Geometry columns, if any, are dropped. ``_file``, ``_sheet`` and ``_row`` as in
     :func:`read_postgis_layer`.
     """
-    with _reading(url, table) as engine:
+    with _connected(url, f"read {table or 'the query'}") as engine:
         query, sheet = _query(engine, url, table, sql)
         geoms = _geometry_columns(engine, query)
         with engine.connect() as conn:
@@ -277,27 +281,18 @@ def write_result_postgis(
         msg = f"if_exists={if_exists!r}: use 'replace' or 'fail'."
         raise InputError(msg)
     tables = result_tables(result, public=public)
-    engine = _engine(url)
     written: list[str] = []
-    try:
-        with engine.begin() as conn:
-            quoted = engine.dialect.identifier_preparer.quote_schema(schema)
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
-            for name, frame in tables.items():
-                safe = storable(frame)
-                if isinstance(safe, gpd.GeoDataFrame) and safe.geometry.name in safe:
-                    safe.to_postgis(name, conn, schema=schema, if_exists=if_exists, index=False)
-                else:
-                    pd.DataFrame(safe).to_sql(name, conn, schema=schema, if_exists=if_exists,
-                                              index=False)
-                written.append(f"{schema}.{name}")
-    except InputError:
-        raise
-    except Exception as err:
-        msg = f"{redact_url(url)}: cannot write the results to schema {schema!r} ({err})."
-        raise InputError(msg) from err
-    finally:
-        engine.dispose()
+    with _connected(url, f"write the results to schema {schema!r}") as engine, engine.begin() as conn:
+        quoted = engine.dialect.identifier_preparer.quote_schema(schema)
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        for name, frame in tables.items():
+            safe = storable(frame)
+            if isinstance(safe, gpd.GeoDataFrame) and safe.geometry.name in safe:
+                safe.to_postgis(name, conn, schema=schema, if_exists=if_exists, index=False)
+            else:
+                pd.DataFrame(safe).to_sql(name, conn, schema=schema, if_exists=if_exists,
+                                          index=False)
+            written.append(f"{schema}.{name}")
     return written
 
 
