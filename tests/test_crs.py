@@ -210,3 +210,116 @@ def test_lonlat_of_empty_and_missing_geometry_is_nan():
     assert np.isnan(lon[:2]).all() and np.isnan(lat[:2]).all()
     # the box's centre, (500050, 3500050) in GK zone 40 (CM 120E), lies just east of 120E
     assert lon[2] == pytest.approx(120.0005, abs=1e-3) and 31.0 < lat[2] < 31.7
+
+
+# --- work in runs over threads, and zones read off bounding boxes: the same numbers --------------
+
+
+@pytest.fixture
+def three_cpus(monkeypatch):
+    import landeff.parallel
+
+    monkeypatch.setattr(landeff.parallel, "usable_cpus", lambda: 3)
+
+
+def test_project_coords_in_runs_are_those_of_one_transform_per_zone(three_cpus):
+    from pyproj import Transformer
+
+    from landeff.crs import project_coords
+    from landeff.parallel import run_cuts
+
+    rng = np.random.default_rng(3)
+    n = 6000  # above PARALLEL_MIN_ROWS: three runs of 2000 points
+    assert len(run_cuts(n)) == 4
+    coords = np.c_[rng.uniform(112.0, 121.0, n), rng.uniform(27.0, 31.0, n)]
+    zone_of_point = rng.integers(-1, 3, n)  # -1: no zone (NaN)
+    zones = [4547, 4549, 4490]  # the last is the source CRS: points kept as they are
+    got = project_coords(coords, zone_of_point, zones, 4490)
+    expected = np.full(coords.shape, np.nan)
+    for k, epsg in enumerate(zones[:2]):
+        at = zone_of_point == k
+        x, y = Transformer.from_crs(4490, epsg, always_xy=True).transform(*coords[at].T)
+        expected[at] = np.c_[x, y]
+    expected[zone_of_point == 2] = coords[zone_of_point == 2]
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.isnan(got[zone_of_point == -1]).all()
+
+
+def test_zone_of_a_box_away_from_zone_edges_is_read_off_its_sides():
+    from landeff.crs import _zones_by_box
+
+    geoms = np.array(
+        [
+            shapely.box(119.0, 30.0, 119.01, 30.01),  # 119 / 3 = 39.7 -> CM 120E: 4549
+            shapely.box(118.4, 30.0, 118.7, 30.01),  # across 118.5E, the edge of two zones
+            shapely.box(118.4988, 30.0, 118.4992, 30.01),  # within 0.001 degree of the edge
+            # a thin diagonal sliver: its area is far below 1 % of its box's
+            shapely.Polygon([(119.0, 30.0), (119.01, 30.01), (119.01, 30.0100001)]),
+            shapely.Point(119.0, 30.0),  # no area
+            shapely.Polygon(),
+            None,
+        ],
+        dtype=object,
+    )
+    assert _zones_by_box(geoms).tolist() == [4549, -2, -2, -2, -2, -2, -2]
+
+
+def test_area_zones_are_the_zones_of_the_centroids(three_cpus):
+    from landeff.crs import lonlat_of
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    x = rng.uniform(110.0, 122.0, n)
+    x[:300] = 118.5 + rng.uniform(-0.002, 0.0, 300)  # boxes across or beside the 118.5E edge
+    y = rng.uniform(27.0, 31.0, n)
+    w = rng.uniform(1e-4, 3e-3, n)
+    geoms = list(shapely.box(x, y, x + w, y + w / 2))
+    geoms[300:310] = [shapely.Polygon()] * 5 + [None] * 5
+    g = gpd.GeoSeries(geoms, crs=4490)
+    lon, _ = lonlat_of(g)
+    expected = np.where(np.isfinite(lon), gk_zone_epsg(np.nan_to_num(lon, nan=111.0)), -1)
+    got = area_zones(g)
+    assert got.tolist() == expected.tolist()
+    assert {4547, 4548, 4549, -1} <= set(got)  # both sides of the edge, and no zone
+    # a projected layer: its centroids are converted; the same rule
+    projected = g.to_crs(4549)
+    lon_p, _ = lonlat_of(projected)
+    expected_p = np.where(np.isfinite(lon_p), gk_zone_epsg(np.nan_to_num(lon_p, nan=111.0)), -1)
+    assert area_zones(projected).tolist() == expected_p.tolist()
+
+
+def test_lonlat_of_in_runs_is_one_centroid_and_transform(three_cpus):
+    from pyproj import Transformer
+
+    from landeff.crs import lonlat_of
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(400_000, 600_000, 2500), rng.uniform(3_300_000, 3_400_000, 2500)
+    g = gpd.GeoSeries(shapely.box(x, y, x + 50, y + 20), crs=4549)
+    centres = shapely.centroid(np.asarray(g.values, dtype=object))
+    expected = Transformer.from_crs(4549, 4490, always_xy=True).transform(
+        shapely.get_x(centres), shapely.get_y(centres)
+    )
+    lon, lat = lonlat_of(g)
+    assert lon.tolist() == list(expected[0]) and lat.tolist() == list(expected[1])
+
+
+def test_polygon_areas_in_runs_are_those_of_geos(three_cpus):
+    from landeff.crs import polygon_areas
+    from landeff.parallel import run_cuts
+
+    rng = np.random.default_rng(9)
+    n = 2400  # three runs of 800 polygons
+    assert len(run_cuts(n)) == 4
+    x, y = rng.uniform(400_000, 600_000, n), rng.uniform(3_300_000, 3_400_000, n)
+    polys = []
+    for k in range(n):  # triangles to 80-gons, a third with a hole
+        m = int(rng.integers(3, 80))
+        angle = np.sort(rng.uniform(0, 2 * np.pi, m))
+        radius = rng.uniform(20, 40, m)
+        shell = np.c_[x[k] + radius * np.cos(angle), y[k] + radius * np.sin(angle)]
+        hole = [np.c_[x[k] + 5 * np.cos(angle[::-1]), y[k] + 5 * np.sin(angle[::-1])]]
+        polys.append(shapely.Polygon(shell, hole if k % 3 == 0 else None))
+    polys = np.array(polys, dtype=object)
+    _, coords, (ring_offsets, polygon_offsets) = shapely.to_ragged_array(polys)
+    assert polygon_areas(coords, ring_offsets, polygon_offsets).tolist() == shapely.area(polys).tolist()

@@ -965,6 +965,7 @@ def test_joined_codes_are_sorted_distinct_codes_per_position():
 
 def test_remainders_cut_in_runs_over_threads_are_the_same(monkeypatch):
     import landeff.flags as flags_module
+    import landeff.parallel as parallel_module
 
     # 20 copies of the three parcels of _remainder_case, 5 km apart: each first parcel keeps its
     # 140 m × 100 m = 14000 m² piece (see _remainder_case), the other two none
@@ -977,9 +978,20 @@ def test_remainders_cut_in_runs_over_threads_are_the_same(monkeypatch):
     frame = parcels(*({"geometry": g, "area_m2": g.area, "n_buildings": 1} for g in plots))
     buildings = gpd.GeoDataFrame({"parcel_id": owners}, geometry=houses, crs=GK_120E)
     one = remainder_pieces(frame, buildings, thresholds())
-    monkeypatch.setattr(flags_module, "PARALLEL_MIN_GEOMETRIES", 10)
-    monkeypatch.setattr(flags_module.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    runs = remainder_pieces(frame, buildings, thresholds())  # three runs of 20 parcels
+    # three runs of 20 parcels, whatever the machine; each run's parcels are recorded
+    monkeypatch.setattr(
+        parallel_module, "run_cuts", lambda n, min_rows=0: np.linspace(0, n, 4).astype("int64")
+    )
+    seen = []
+    real = flags_module._pieces_of
+
+    def recorded(plots, *args, **kwargs):
+        seen.append(len(plots))
+        return real(plots, *args, **kwargs)
+
+    monkeypatch.setattr(flags_module, "_pieces_of", recorded)
+    runs = remainder_pieces(frame, buildings, thresholds())
+    assert seen == [20, 20, 20]
     assert one.positions.tolist() == list(range(0, 60, 3)) == runs.positions.tolist()
     assert one.pieces["area_m2"].tolist() == pytest.approx([14000.0] * 20, abs=1e-6)
     pd.testing.assert_frame_equal(
@@ -1057,9 +1069,8 @@ def test_cumcount_counts_earlier_rows_of_the_same_group():
     assert _cumcount(np.array([], dtype=np.int64)).tolist() == []
 
 
-def test_area_in_boxes_is_the_area_of_the_intersection():
-    from landeff.flags import _area_in_boxes
-
+def _shapes_and_boxes() -> tuple[np.ndarray, np.ndarray]:
+    """Polygons, multipolygons, polygons with holes and an empty one, with random boxes."""
     rng = np.random.default_rng(11)
     blobs = shapely.buffer(shapely.points(rng.uniform(0, 100, (600, 2))), rng.uniform(1, 15, 600))
     holes = shapely.buffer(shapely.points(rng.uniform(0, 100, (200, 2))), 4.0)
@@ -1072,15 +1083,105 @@ def test_area_in_boxes_is_the_area_of_the_intersection():
         np.array([*geoms, shapely.Polygon()], dtype=object), lambda xy: xy + [500000.0, 3500000.0]
     )
     lo = rng.uniform(0, 60, (len(geoms), 2)) + [500000.0, 3500000.0]
-    boxes = np.column_stack([lo, lo + rng.uniform(0.5, 50, (len(geoms), 2))])
+    return geoms, np.column_stack([lo, lo + rng.uniform(0.5, 50, (len(geoms), 2))])
+
+
+@pytest.mark.parametrize("own_boxes", [False, True])
+def test_area_in_boxes_is_the_area_of_the_intersection(own_boxes):
+    from landeff.flags import CLIP_TAKES_ARRAY_BOUNDS, _area_in_boxes
+
+    if own_boxes and not CLIP_TAKES_ARRAY_BOUNDS:
+        pytest.skip("this shapely's clip_by_rect ufunc takes one rectangle only")
+    geoms, boxes = _shapes_and_boxes()
     # checked independently: GEOS's general intersection with each box
     expected = shapely.area(shapely.intersection(geoms, shapely.box(*boxes.T)))
     before = shapely.to_wkb(geoms)
-    got = _area_in_boxes(geoms, boxes)
+    got = _area_in_boxes(geoms, boxes, own_boxes=own_boxes)
     assert got == pytest.approx(expected, rel=1e-9, abs=1e-6)
     assert (shapely.to_wkb(geoms) == before).all()  # the geometries are left as they were
-    flat = np.array([[500000.0, 3500000.0, 500000.0, 3500010.0]])
-    assert np.isnan(_area_in_boxes(geoms[:1], flat)).all()
+    flat = np.array([[500000.0, 3500000.0, 500000.0, 3500010.0]] * 2)
+    flat[1] = np.nan  # the bounds of an empty geometry
+    assert np.isnan(_area_in_boxes(geoms[:2], flat, own_boxes=own_boxes)).all()
+
+
+def test_area_in_boxes_both_ways_agree():
+    from landeff.flags import CLIP_TAKES_ARRAY_BOUNDS, _area_in_boxes
+
+    if not CLIP_TAKES_ARRAY_BOUNDS:
+        pytest.skip("this shapely's clip_by_rect ufunc takes one rectangle only")
+    geoms, boxes = _shapes_and_boxes()
+    boxes[::7, 2] = boxes[::7, 0]  # and some boxes without width
+    ufunc = _area_in_boxes(geoms, boxes, own_boxes=True)
+    public = _area_in_boxes(geoms, boxes, own_boxes=False)
+    assert np.isnan(ufunc).sum() == len(range(0, len(geoms), 7))
+    np.testing.assert_array_equal(np.isnan(ufunc), np.isnan(public))
+    assert ufunc == pytest.approx(public, rel=1e-9, abs=1e-6, nan_ok=True)
+
+
+def test_clip_ufunc_is_used_only_when_it_clips_each_row_to_its_own_box():
+    from landeff.flags import CLIP_TAKES_ARRAY_BOUNDS, _clip_takes_array_bounds
+
+    def first_box_only(geoms, xmin, ymin, xmax, ymax):  # as a scalar-only clip would do
+        return shapely.clip_by_rect(geoms, xmin[0], ymin[0], xmax[0], ymax[0])
+
+    def refuses(*args):
+        raise TypeError("clip_by_rect() takes scalar bounds")
+
+    assert not _clip_takes_array_bounds(first_box_only)
+    assert not _clip_takes_array_bounds(refuses)
+    # the detection at import agrees with what the ufunc really does on this machine
+    assert _clip_takes_array_bounds() == CLIP_TAKES_ARRAY_BOUNDS
+    clip = getattr(shapely.lib, "clip_by_rect", None)
+    if clip is not None:
+        try:
+            one = clip(
+                np.array([shapely.box(0, 0, 10, 10)] * 2, dtype=object),
+                np.array([0.0, 2.0]), np.array([0.0, 2.0]), np.array([1.0, 5.0]),
+                np.array([1.0, 5.0]),
+            )  # fmt: skip
+            works = shapely.area(one).tolist() == [1.0, 9.0]  # by hand: 1 × 1, 3 × 3
+        except TypeError:
+            works = False
+        assert works == CLIP_TAKES_ARRAY_BOUNDS
+
+
+def test_a_collection_of_one_polygon_buffers_as_the_polygon():
+    # what the remainders rely on when they buffer a parcel's lone building as it is instead of
+    # as a collection of one (GEOS makes the same offset curves from both): checked on GEOS here
+    geoms, _ = _shapes_and_boxes()  # polygons, multipolygons, holes, an empty polygon
+    alone = shapely.geometrycollections(geoms, indices=np.arange(len(geoms)))
+    assert (shapely.get_num_geometries(alone) == 1).all()
+    for distance in (10.0, 0.5):
+        assert shapely.equals_exact(
+            shapely.buffer(alone, distance), shapely.buffer(geoms, distance), tolerance=0
+        ).all()
+
+
+def test_remainders_with_none_one_or_several_buildings():
+    # three parcels of 200 × 100 m, 10 m margins, 5 亩 (3333 m²) minimum, 15 m inward buffer:
+    # P1: one building over x 0–50: the piece is x 60–200, 140 × 100 = 14000 m² (as in
+    #     _remainder_case); P2: buildings over x 0–50 and x 150–200: the piece is x 60–140,
+    #     80 × 100 = 8000 m²; P3: built (n_buildings 1) but no building in the layer: no cover,
+    #     the whole parcel, 20000 m², is the piece.
+    x0, y0 = 500000.0, 3500000.0
+    plots = [shapely.box(x0 + 1000 * k, y0, x0 + 1000 * k + 200, y0 + 100) for k in range(3)]
+    frame = parcels(*({"geometry": g, "area_m2": g.area, "n_buildings": 1} for g in plots))
+    houses = [
+        shapely.box(x0, y0, x0 + 50, y0 + 100),
+        shapely.box(x0 + 1000, y0, x0 + 1050, y0 + 100),
+        shapely.box(x0 + 1150, y0, x0 + 1200, y0 + 100),
+    ]
+    buildings = gpd.GeoDataFrame({"parcel_id": ["P1", "P2", "P2"]}, geometry=houses, crs=GK_120E)
+    result = remainder_pieces(frame, buildings, thresholds())
+    assert result.pieces["parcel_id"].tolist() == ["P1", "P2", "P3"]
+    assert result.pieces["area_m2"].tolist() == pytest.approx([14000.0, 8000.0, 20000.0], abs=1e-6)
+    expected = [
+        shapely.box(x0 + 60, y0, x0 + 200, y0 + 100),
+        shapely.box(x0 + 1060, y0, x0 + 1140, y0 + 100),
+        plots[2],
+    ]
+    got = result.pieces.geometry.to_numpy()
+    assert (shapely.area(shapely.symmetric_difference(got, expected)) < 1e-6).all()
 
 
 def test_parcels_whose_box_outside_the_cover_is_small_are_not_differenced(monkeypatch):

@@ -768,3 +768,87 @@ def test_group_sums_of_no_rows():
     assert np.isnan(group_sums(np.array([]), np.array([], dtype="int64"), 2)).all()
     assert group_sums(np.zeros((0, 3)), np.array([], dtype="int64"), 1).shape == (1, 3)
     assert len(_transform_sum(np.array([]), np.array([], dtype="int64"))) == 0
+
+
+# --- the same work in runs over threads (three pretended CPUs) ----------------------------------
+
+
+@pytest.fixture
+def three_cpus(monkeypatch):
+    import landeff.parallel
+
+    monkeypatch.setattr(landeff.parallel, "usable_cpus", lambda: 3)
+
+
+def _grid_and_scattered_buildings(n: int, seed: int):
+    """A 20 x 20 grid of 50 m parcels (shared edges) and ``n`` boxes over it, some across edges."""
+    rng = np.random.default_rng(seed)
+    px, py = np.meshgrid(np.arange(20) * 50.0, np.arange(20) * 50.0)
+    pgeom = shapely.box(X0 + px.ravel(), Y0 + py.ravel(), X0 + px.ravel() + 50, Y0 + py.ravel() + 50)
+    x, y = rng.uniform(-10, 1000, n).round(1), rng.uniform(-10, 1000, n).round(1)
+    w, h = rng.choice([0.5, 5.0, 20.0, 60.0], n), rng.choice([0.5, 5.0, 20.0], n)
+    return pgeom, shapely.box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h)
+
+
+def test_query_in_runs_is_one_query(three_cpus):
+    from landeff.parallel import query_in_runs, run_cuts
+
+    pgeom, bgeom = _grid_and_scattered_buildings(2500, 1)
+    assert len(run_cuts(len(bgeom))) == 4  # three runs
+    tree = shapely.STRtree(pgeom)
+    assert np.array_equal(query_in_runs(tree, bgeom), tree.query(bgeom))
+    got = query_in_runs(tree, bgeom, predicate="intersects")
+    assert np.array_equal(got, tree.query(bgeom, predicate="intersects"))
+    # 2500 boxes on 400 parcels, a third of them across an edge: many pairs, found in all runs
+    assert len(got[0]) > 3000 and got[0].max() > 2 * 2500 // 3
+    # prepared inputs are queried in one call (same pairs)
+    shapely.prepare(bgeom[:10])
+    try:
+        assert np.array_equal(
+            query_in_runs(tree, bgeom, predicate="dwithin", distance=1.0),
+            tree.query(bgeom, predicate="dwithin", distance=1.0),
+        )
+    finally:
+        shapely.destroy_prepared(bgeom[:10])
+
+
+def test_contains_properly_in_runs_and_with_prepared_parcels(three_cpus):
+    from landeff.join import contains_properly_pairs
+
+    pgeom, bgeom = _grid_and_scattered_buildings(2500, 2)
+    bi, pi = shapely.STRtree(pgeom).query(bgeom)
+    expected = shapely.contains_properly(pgeom[pi], bgeom[bi])
+    assert 1000 < expected.sum() < len(bi) - 500  # inside and across edges
+    assert contains_properly_pairs(pgeom[pi], bgeom[bi]).tolist() == expected.tolist()
+    shapely.prepare(pgeom)  # a caller's prepared parcels: tested in one call
+    try:
+        assert contains_properly_pairs(pgeom[pi], bgeom[bi]).tolist() == expected.tolist()
+        assert shapely.is_prepared(pgeom).all()  # and left prepared
+    finally:
+        shapely.destroy_prepared(pgeom)
+
+
+def test_clip_buildings_in_runs_gives_the_pieces_of_one_run(monkeypatch):
+    import landeff.parallel
+
+    pgeom, bgeom = _grid_and_scattered_buildings(3000, 4)
+    rng = np.random.default_rng(4)
+    parcels = parcels_frame({"parcel_id": [f"P{i}" for i in range(len(pgeom))], "geometry": pgeom})
+    copies = rng.integers(0, len(bgeom), 300)  # buildings digitised twice: rejected
+    buildings = gpd.GeoDataFrame(
+        {"floors": np.r_[rng.integers(1, 4, len(bgeom)), np.ones(300)].astype(float)},
+        geometry=np.r_[bgeom, bgeom[copies]],
+        crs=4547,
+    )
+    buildings.loc[len(bgeom) :, "floors"] = buildings["floors"].to_numpy()[copies]
+    results = []
+    for cpus in (1, 3):
+        monkeypatch.setattr(landeff.parallel, "usable_cpus", lambda cpus=cpus: cpus)
+        d = Diagnostics()
+        results.append((clip_buildings(parcels, buildings, diagnostics=d), d.rejected))
+    (one, rejected_one), (runs, rejected_runs) = results
+    assert len(one) > 3000  # pieces of buildings across parcel edges too
+    assert (rejected_one["reason_code"] == "duplicate_building").sum() >= 250
+    pd.testing.assert_frame_equal(rejected_one, rejected_runs)
+    pd.testing.assert_frame_equal(one.drop(columns="geometry"), runs.drop(columns="geometry"))
+    assert shapely.equals_exact(one.geometry.values, runs.geometry.values, tolerance=0).all()

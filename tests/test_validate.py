@@ -591,3 +591,36 @@ def test_far_outside_measures_exactly_where_the_limit_is_in_reach():
     near = exact >= 49.75
     assert (fast[near] == exact[near]).all()
     assert np.allclose(fast, exact, rtol=0.006)  # elsewhere on the sphere, within 0.6 %
+
+
+def test_parcel_checks_in_runs_over_threads_are_those_of_one_run(monkeypatch):
+    """Geometry validity, the box queries of the overlap and tile-edge checks and the centroids
+    are worked in runs of rows (three pretended CPUs here): the same warnings in the same order."""
+    import landeff.parallel
+    from landeff.io.vector import read_layer
+    from landeff.validate import prepare_buildings
+
+    rng = np.random.default_rng(8)
+    n = 2400
+    x, y = rng.uniform(0, 3000, n).round(1), rng.uniform(0, 3000, n).round(1)
+    geoms = list(shapely.box(500_000 + x, 3_300_000 + y, 500_030 + x, 3_300_020 + y))
+    bow = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
+    odd = rng.choice(n, 60, replace=False)  # 40 bow-ties (invalid) and 20 slivers
+    for k in odd[:40]:
+        geoms[k] = shapely.affinity.translate(bow, 500_000 + x[k], 3_300_000 + y[k])
+    for k in odd[40:]:
+        geoms[k] = shapely.box(500_000 + x[k], 3_300_000 + y[k], 500_030 + x[k], 3_300_000.2 + y[k])
+    layer = gpd.GeoDataFrame({"宗地编号": [f"P{i}" for i in range(n)]}, geometry=geoms, crs=4549)
+    results = []
+    for cpus in (1, 3):
+        monkeypatch.setattr(landeff.parallel, "usable_cpus", lambda cpus=cpus: cpus)
+        d = Diagnostics()
+        parcels = prepare_parcels(read_layer(layer), diagnostics=d)
+        buildings = prepare_buildings(read_layer(layer.to_crs(4490)), diagnostics=d)
+        results.append((parcels, buildings, d.warnings))
+    (p1, b1, w1), (p3, b3, w3) = results
+    pd.testing.assert_frame_equal(w1, w3)
+    assert {"geometry_repaired", "sliver", "parcel_overlap"} <= set(w1["code"])
+    assert (w1["code"] == "geometry_repaired").sum() == 80  # 40 bow-ties in each layer
+    for a, b in ((p1, p3), (b1, b3)):
+        assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all()

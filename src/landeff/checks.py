@@ -30,6 +30,7 @@ from pyproj import CRS, Geod, Proj, Transformer
 
 from .crs import area_zones, lonlat_of, planar_area_m2
 from .errors import Diagnostics
+from .parallel import query_in_runs
 
 Note = dict[str, Any]
 
@@ -798,7 +799,7 @@ def overlaps(
     if len(geoms) < 2 or parcels.crs is None:
         return pd.DataFrame(columns=cols)
     tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms)  # bounding boxes only; the exact test follows on fewer pairs
+    a, b = query_in_runs(tree, geoms)  # bounding boxes only; the exact test follows on fewer pairs
     keep = a < b
     a, b = a[keep], b[keep]
     # An overlap lies inside the overlap of the two bounding boxes: pairs whose boxes overlap by
@@ -1023,7 +1024,7 @@ def tile_edge_cuts(
     b = buildings if buildings.crs.is_geographic else buildings.to_crs(4326)
     geoms = np.asarray(b.geometry.values, dtype=object)
     tree = shapely.STRtree(geoms)
-    i, j = tree.query(geoms)  # boxes first: the exact test then skips each footprint's own pair
+    i, j = query_in_runs(tree, geoms)  # boxes first: the exact test skips each one's own pair
     keep = i < j
     i, j = i[keep], j[keep]
     keep = shapely.touches(geoms[i], geoms[j])

@@ -13,6 +13,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _ProjCRSError
 
 from .errors import CRSError
+from .parallel import in_runs, rowwise
 
 #: Square metres in one 亩 (1 亩 = 10000/15 m²).
 M2_PER_MU = 10000.0 / 15.0
@@ -68,19 +69,74 @@ def lonlat_of(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     """Return the longitude and latitude (CGCS2000) of each geometry's centroid.
 
     Centroids are taken in the input CRS where it is projected (cheap and exact enough to pick a zone),
-    then converted.
+    then converted. Both steps run in runs of rows on all cores.
     """
     if geoms.crs is None:
         raise CRSError(_NO_CRS)
-    pts = shapely.centroid(geoms.values._data if hasattr(geoms.values, "_data") else geoms.values)
+    values = geoms.values._data if hasattr(geoms.values, "_data") else geoms.values
+    pts = rowwise(shapely.centroid, np.asarray(values, dtype=object))
     # an empty geometry's centroid is an empty point, whose x GEOS refuses: NaN, like a missing one
     pts = np.where(shapely.is_empty(pts), None, pts)
     x, y = shapely.get_x(pts), shapely.get_y(pts)
-    if geoms.crs.is_geographic and geoms.crs.equals(CRS.from_epsg(CGCS2000)):
+    if _is_cgcs2000(geoms.crs):
         return x, y
     tr = Transformer.from_crs(geoms.crs, CGCS2000, always_xy=True)
-    lon, lat = tr.transform(x, y)
+    lon, lat = rowwise(tr.transform, x, y)
     return np.asarray(lon), np.asarray(lat)
+
+
+def _is_cgcs2000(crs: CRS) -> bool:
+    """Whether ``crs`` is geographic CGCS2000 (longitudes are its x)."""
+    return bool(crs.is_geographic and crs.equals(CRS.from_epsg(CGCS2000)))
+
+
+#: A geometry whose bounding box, widened by this many degrees, lies in one GK zone has its
+#: centroid in that zone (see :func:`_zones_by_box`) ...
+_BOX_MARGIN_DEG = 1e-3
+#: ... when its area fills at least this share of its box ...
+_BOX_MIN_FILL = 0.01
+#: ... and it has at most this many coordinates.
+_BOX_MAX_POINTS = 1_000
+
+
+def _zones_by_box(values: np.ndarray) -> np.ndarray:
+    """Return the GK zone of each geometry's centroid where its bounding box decides it, else -2.
+
+    For geometries in geographic CGCS2000. The zone is a non-decreasing function of the longitude
+    (:func:`gk_zone_epsg`) and a centroid lies in the geometry's bounding box, so where both
+    sides of the box give the same zone, so does the centroid, up to the rounding of its
+    computation. GEOS sums, over the ``n`` triangles fanned from the first vertex, twice their
+    signed areas ``a`` and ``a`` times the sum of their three x, and divides; each triangle
+    lies in the box, so ``Σ|a| ≤ n · box area``, while ``|Σ a| = 2 · area``. Both sums are then
+    good to about ``n · ε · Σ|a| / |Σ a| ≤ n² · ε / (2 · fill)`` relatively, and the centroid's
+    x to a few times that, times 180°: with ``n`` ≤ :data:`_BOX_MAX_POINTS` and a ``fill``
+    (area ÷ box area) of at least :data:`_BOX_MIN_FILL`, under ``4 · 10⁶ · 1.1e-14 · 180° ≈
+    1e-5°``, a hundredth of the margin :data:`_BOX_MARGIN_DEG` the box is widened by. Anything
+    else (missing, empty, without area, non-finite, more points, near a zone's edge) is left to
+    the centroid (-2 here).
+
+    Examples
+    --------
+    >>> _zones_by_box(np.array([shapely.box(119, 30, 119.01, 30.01), shapely.box(118.4, 30, 118.7, 30.01)])).tolist()
+    [4549, -2]
+    """
+    out = np.full(len(values), -2, dtype="int64")
+    bounds = shapely.bounds(values)
+    with np.errstate(invalid="ignore"):
+        box_area = (bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])
+        area = shapely.area(values)
+        usable = (
+            np.isfinite(bounds).all(axis=1)
+            & (area > 0)
+            & (area >= _BOX_MIN_FILL * box_area)
+            & (shapely.get_num_coordinates(values) <= _BOX_MAX_POINTS)
+        )
+    at = np.flatnonzero(usable)
+    west = gk_zone_epsg(bounds[at, 0] - _BOX_MARGIN_DEG)
+    east = gk_zone_epsg(bounds[at, 2] + _BOX_MARGIN_DEG)
+    same = west == east
+    out[at[same]] = west[same]
+    return out
 
 
 def area_zones(geoms: gpd.GeoSeries, area_crs: object = None) -> pd.Series:
@@ -103,8 +159,14 @@ def area_zones(geoms: gpd.GeoSeries, area_crs: object = None) -> pd.Series:
             raise CRSError(msg)
         code = crs.to_epsg() or crs.to_wkt()
         return pd.Series([code] * len(geoms), index=geoms.index, dtype=object)
-    lon, _ = lonlat_of(geoms)
-    codes = np.where(np.isfinite(lon), gk_zone_epsg(np.nan_to_num(lon, nan=111.0)), -1)
+    if geoms.crs is None:
+        raise CRSError(_NO_CRS)
+    values = np.asarray(geoms.values, dtype=object)
+    codes = _zones_by_box(values) if _is_cgcs2000(geoms.crs) else np.full(len(values), -2)
+    rest = np.flatnonzero(codes == -2)  # the zone of the centroid
+    if len(rest):
+        lon, _ = lonlat_of(gpd.GeoSeries(values[rest], crs=geoms.crs))
+        codes[rest] = np.where(np.isfinite(lon), gk_zone_epsg(np.nan_to_num(lon, nan=111.0)), -1)
     return pd.Series(codes, index=geoms.index, dtype=object)
 
 
@@ -163,17 +225,45 @@ def project_coords(
         are, as ``to_crs`` does.
     """
     source = CRS.from_user_input(crs)
+    used = np.bincount(zone_of_point[zone_of_point >= 0], minlength=len(zones)) > 0
+    targets = [
+        _crs_of_zone(zone) if used[k] and not _is_no_zone([zone])[0] else None
+        for k, zone in enumerate(zones)
+    ]
+    transformers = [
+        None if t is None or source.is_exact_same(t) else _transformer(source, t) for t in targets
+    ]
+    # each point on its own: runs of points are projected on all cores, zone by zone in each
+    return rowwise(_project_run, coords, zone_of_point, targets=targets, transformers=transformers)
+
+
+def _project_run(
+    coords: np.ndarray,
+    zone_of_point: np.ndarray,
+    *,
+    targets: list[CRS | None],
+    transformers: list[Transformer | None],
+) -> np.ndarray:
+    """Project a run of points for :func:`project_coords`.
+
+    A target of None makes the point NaN; a transformer of None leaves it as it is (it is in its
+    target CRS already).
+    """
     out = np.full(coords.shape, np.nan)
-    for k, zone in enumerate(zones):
+    for k, (target, transformer) in enumerate(zip(targets, transformers, strict=True)):
+        if target is None:
+            continue
         at = np.flatnonzero(zone_of_point == k)
-        if len(at) == 0 or _is_no_zone([zone])[0]:
+        if len(at) == 0:
             continue
-        target = _crs_of_zone(zone)
-        if source.is_exact_same(target):
-            out[at] = coords[at]
+        rows = slice(None) if len(at) == len(coords) else at
+        if transformer is None:
+            out[rows] = coords[rows]
             continue
-        columns = _transformer(source, target).transform(*coords[at].T)
-        out[at] = np.column_stack(columns)
+        axes = [coords[at, axis] for axis in range(coords.shape[1])]  # new arrays: in place
+        columns = transformer.transform(*axes, inplace=True)
+        for axis, column in enumerate(columns):
+            out[rows, axis] = column
     return out
 
 
@@ -247,8 +337,26 @@ def polygon_areas(
 
     Polygon ``p`` has rings ``polygon_offsets[p] .. polygon_offsets[p + 1] - 1`` (shell first, then
     holes) in :func:`ring_areas`' layout. GEOS takes the shell's area and subtracts each hole's in
-    turn; so does this.
+    turn; so does this. Runs of polygons are measured on all cores (each polygon on its own).
     """
+
+    def run(lo: int, hi: int) -> np.ndarray:
+        first_ring, end_ring = polygon_offsets[lo], polygon_offsets[hi]
+        start = ring_offsets[first_ring]
+        return _polygon_areas(
+            coords[start : ring_offsets[end_ring]],
+            ring_offsets[first_ring : end_ring + 1] - start,
+            polygon_offsets[lo : hi + 1] - first_ring,
+        )
+
+    parts = in_runs(run, len(polygon_offsets) - 1)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _polygon_areas(
+    coords: np.ndarray, ring_offsets: np.ndarray, polygon_offsets: np.ndarray
+) -> np.ndarray:
+    """:func:`polygon_areas` of polygons ``0 .. len(polygon_offsets) - 2``, in this thread."""
     ring = np.abs(ring_areas(coords, ring_offsets))
     first = polygon_offsets[:-1]
     holes = np.diff(polygon_offsets) - 1

@@ -13,10 +13,9 @@ enterprises are measured and graded) and ``find(remainders=...)`` takes its resu
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +28,7 @@ import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
+from . import parallel
 from .crs import M2_PER_MU, area_zones, project_by_zone
 from .errors import Diagnostics, PolicyError
 from .periods import add_years, full_years_elapsed
@@ -139,8 +139,6 @@ REMAINDER_COLUMNS = ["parcel_id", "area_m2", "area_mu"]
 THRESHOLD_KEYS = FLAG_THRESHOLDS
 #: Keys :func:`remainder_pieces` reads from ``thresholds``.
 REMAINDER_THRESHOLD_KEYS = ("remainder_margin_m", "remainder_min_mu", "remainder_inward_buffer_m")
-#: Remainders of at least this many parcels are cut in runs over threads (:func:`_pieces_of`).
-PARALLEL_MIN_GEOMETRIES = 2000
 #: Share of the land price charged as the idle-land fee (闲置土地处置办法 article 14).
 IDLE_FEE_SHARE = 0.20
 
@@ -1470,27 +1468,18 @@ def _remainder_pieces(
     b_slot, b_geom = b_slot[order], b_geom[order]
 
     # The parcels are cut into contiguous runs, one per usable CPU, each worked out whole in a
-    # thread of its own (GEOS and pyproj release the GIL): every step is per parcel, so each
-    # piece is the same as from one run, and the runs' pieces, joined in order, are in the
-    # same order as one run gives.
-    n = len(sel_geom)
-    runs = _cpu_count() if n >= PARALLEL_MIN_GEOMETRIES else 1
-    cuts = np.linspace(0, n, runs + 1).astype("int64")
-    b_cuts = np.searchsorted(b_slot, cuts)
-
-    def run(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lo, hi, b_lo, b_hi = cuts[k], cuts[k + 1], b_cuts[k], b_cuts[k + 1]
+    # thread of its own (landeff.parallel): every step is per parcel, so each piece is the same
+    # as from one run, and the runs' pieces, joined in order, are in the same order as one run
+    # gives.
+    def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        b_lo, b_hi = np.searchsorted(b_slot, [lo, hi])
         parts, owner, piece_m2 = _pieces_of(
             sel_geom[lo:hi], sel_zone[lo:hi], b_geom[b_lo:b_hi], b_slot[b_lo:b_hi] - lo,
             crs=crs, building_crs=buildings.crs, margin=margin, min_m2=min_m2, inward=inward,
         )
         return parts, owner + lo, piece_m2
 
-    if runs > 1:
-        with ThreadPoolExecutor(max_workers=runs) as pool:
-            results = list(pool.map(run, range(runs)))
-    else:
-        results = [run(0)]
+    results = parallel.in_runs(run, len(sel_geom))
     parts = np.concatenate([r[0] for r in results])
     owner = np.concatenate([r[1] for r in results])
     piece_m2 = np.concatenate([r[2] for r in results])
@@ -1504,13 +1493,6 @@ def _remainder_pieces(
     )
     positions = np.flatnonzero(todo)[owner]
     return Remainders(pieces, positions, frame.index, margin, min_m2, inward, diag)
-
-
-def _cpu_count() -> int:
-    usable = (
-        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    )
-    return max(1, min(len(usable), 8))
 
 
 def _pieces_of(
@@ -1534,15 +1516,23 @@ def _pieces_of(
         project_by_zone(gpd.GeoSeries(plots, crs=crs), pd.Series(zone, dtype=object)).values,
         dtype=object,
     )
-    b_planar = project_by_zone(
-        gpd.GeoSeries(houses, crs=building_crs), pd.Series(zone[slot], dtype=object)
+    b_planar = np.asarray(
+        project_by_zone(
+            gpd.GeoSeries(houses, crs=building_crs), pd.Series(zone[slot], dtype=object)
+        ).values,
+        dtype=object,
     )
-    # buildings grouped per parcel as one collection; buffering a collection unions its parts
-    groups = shapely.geometrycollections(
-        np.asarray(b_planar.values, dtype=object),
-        indices=slot,
-        out=np.full(len(plots), shapely.GeometryCollection(), dtype=object),
-    )
+    # The buildings of a parcel as one collection: buffering a collection unions its parts. A
+    # parcel with one building gives its polygon itself (GEOS buffers a collection of one
+    # polygon as that polygon: the same vertices, and a collection costs a copy), one without
+    # any an empty collection (an empty cover).
+    count = np.bincount(slot, minlength=len(plots))
+    groups = np.full(len(plots), shapely.GeometryCollection(), dtype=object)
+    alone = count[slot] == 1
+    groups[slot[alone]] = b_planar[alone]
+    if not alone.all():
+        several = ~alone
+        shapely.geometrycollections(b_planar[several], indices=slot[several], out=groups)
     cover = shapely.buffer(groups, margin)
     del groups, b_planar  # (memory: at 1M parcels these are large)
     # A piece is a part of the rest (parcel minus cover), which lies in the parcel's bounding box
@@ -1586,25 +1576,61 @@ def _pieces_of(
     return back, owner, piece_m2
 
 
-def _area_in_boxes(geometries: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def _clip_takes_array_bounds(clip: Callable[..., Any] | None = None) -> bool:
+    """Return whether ``clip`` (default ``shapely.lib.clip_by_rect``) takes a rectangle per row.
+
+    The public ``shapely.clip_by_rect`` takes one rectangle for all geometries (shapely/shapely
+    #1331 asks for more); its ufunc broadcasts arrays of bounds (shapely 2.0 to 2.2 at least).
+    This is private API, so it is tried once on two squares with known answers, and anything
+    else (an error, another answer) falls back to the public path.
+    """
+    if clip is None:
+        clip = getattr(getattr(shapely, "lib", None), "clip_by_rect", None)
+    if clip is None:
+        return False
+    # by hand: the 4 × 4 square inside [0, 1] × [0, 1] is 1 m², inside [1, 3] × [1, 4] 2 × 3 m²
+    squares = np.array([shapely.box(0, 0, 4, 4)] * 2, dtype=object)
+    try:
+        clipped = clip(squares, np.array([0.0, 1.0]), np.array([0.0, 1.0]),
+                       np.array([1.0, 3.0]), np.array([1.0, 4.0]))  # fmt: skip
+        return shapely.area(clipped).tolist() == [1.0, 6.0]
+    except (TypeError, ValueError, shapely.errors.GEOSException):
+        return False
+
+
+#: Whether :func:`_area_in_boxes` clips each geometry to its own box in one GEOS call.
+CLIP_TAKES_ARRAY_BOUNDS = _clip_takes_array_bounds()
+
+
+def _area_in_boxes(
+    geometries: np.ndarray, boxes: np.ndarray, *, own_boxes: bool | None = None
+) -> np.ndarray:
     """Return the area of each geometry inside its own box (rows ``xmin, ymin, xmax, ymax``).
 
-    shapely clips to one box for all geometries (``clip_by_rect``, GEOS's fast rectangle
-    clipping). So each geometry is first mapped by x' = (x - xmin) / width, y' = (y - ymin) /
-    height, which takes its box to the unit square and divides every area by width × height; the
-    clipped area is multiplied back. A box without width or height gives NaN.
+    Both ways use GEOS's fast rectangle clipping. Where shapely's clipping ufunc takes an array
+    of boxes (:data:`CLIP_TAKES_ARRAY_BOUNDS`, the default of ``own_boxes``), each geometry is
+    clipped to its box. Otherwise (shapely's public ``clip_by_rect`` clips all to one box) each
+    geometry is first mapped by x' = (x - xmin) / width, y' = (y - ymin) / height, which takes
+    its box to the unit square and divides every area by width × height; the clipped area is
+    multiplied back. A box without width or height gives NaN.
     """
+    if own_boxes is None:
+        own_boxes = CLIP_TAKES_ARRAY_BOUNDS
     xmin, ymin, xmax, ymax = np.asarray(boxes, dtype=float).reshape(-1, 4).T
     width, height = xmax - xmin, ymax - ymin
-    solid = (width > 0) & (height > 0)
+    solid = (width > 0) & (height > 0)  # (NaN bounds, of an empty geometry: not solid)
+    # other rows are worked with the unit square, and their answer dropped (GEOS refuses a
+    # rectangle without area; NaN coordinates make rings that do not close)
+    xmin, ymin = np.where(solid, xmin, 0.0), np.where(solid, ymin, 0.0)
+    if own_boxes:
+        xmax, ymax = np.where(solid, xmax, 1.0), np.where(solid, ymax, 1.0)
+        clipped = shapely.lib.clip_by_rect(geometries, xmin, ymin, xmax, ymax)
+        return np.where(solid, shapely.area(clipped), np.nan)
     width, height = np.where(solid, width, 1.0), np.where(solid, height, 1.0)
     n_coords = shapely.get_num_coordinates(geometries)
-    x0, y0, w, h = (np.repeat(v, n_coords) for v in (xmin, ymin, width, height))
-
-    def to_unit(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack(((xy[:, 0] - x0) / w, (xy[:, 1] - y0) / h))
-
-    unit = shapely.transform(geometries, to_unit)
+    origin = np.repeat(np.column_stack((xmin, ymin)), n_coords, axis=0)
+    size = np.repeat(np.column_stack((width, height)), n_coords, axis=0)
+    unit = shapely.transform(geometries, lambda xy: (xy - origin) / size)
     area = shapely.area(shapely.clip_by_rect(unit, 0.0, 0.0, 1.0, 1.0)) * width * height
     return np.where(solid, area, np.nan)
 

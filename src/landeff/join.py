@@ -30,6 +30,7 @@ from .crs import (
     ring_areas,
 )
 from .errors import Diagnostics
+from .parallel import query_in_runs, rowwise
 from .validate import normalise_names
 
 #: Pieces of a building smaller than this (m²) after clipping are slivers of a shared edge.
@@ -260,10 +261,10 @@ def _intersecting_pairs(
     query prepares them (and unprepared again after). Returned as well: ``inside``, whether
     ``pgeom[pi]`` contains ``bgeom[bi]`` properly, for the buildings ``tested`` (False for others).
     """
-    bi, pi = shapely.STRtree(pgeom).query(bgeom)
+    bi, pi = query_in_runs(shapely.STRtree(pgeom), bgeom)
     inside = tested[bi]
     at = np.flatnonzero(inside)
-    inside[at] = shapely.contains_properly(pgeom[pi[at]], bgeom[bi[at]])
+    inside[at] = contains_properly_pairs(pgeom[pi[at]], bgeom[bi[at]])
     rest = np.flatnonzero(~inside)
     buildings = bgeom[np.unique(bi[rest])]
     unprepared = buildings[~shapely.is_prepared(buildings)]
@@ -299,7 +300,7 @@ def _clip_pairs(
     simple = valid[bi] & rings.handled[bi]
     if inside is None:
         cand = np.flatnonzero(simple)
-        simple[cand] = shapely.contains_properly(pgeom[pi[cand]], bgeom[bi[cand]])
+        simple[cand] = contains_properly_pairs(pgeom[pi[cand]], bgeom[bi[cand]])
     else:
         simple &= inside
     rewritten = None
@@ -318,8 +319,26 @@ def _clip_pairs(
         )
         rewritten = (at, coord_index, ring_offsets, polygon_offsets)
     rest = shapely.is_missing(pieces)
-    pieces[rest] = shapely.intersection(bgeom[bi[rest]], pgeom[pi[rest]])
+    pieces[rest] = rowwise(shapely.intersection, bgeom[bi[rest]], pgeom[pi[rest]])
     return pieces, simple, rewritten
+
+
+def contains_properly_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return ``shapely.contains_properly(a, b)``, worked in runs of rows on all cores.
+
+    ``contains_properly`` prepares each geometry of ``a`` (for its one test) unless it is
+    prepared already; a prepared geometry builds its indexes on first use and must not be used by
+    two threads at once, so where any of ``a`` is prepared the pairs are tested in one call.
+
+    Examples
+    --------
+    >>> a = np.array([shapely.box(0, 0, 4, 4)] * 2)
+    >>> contains_properly_pairs(a, np.array([shapely.box(1, 1, 2, 2), shapely.box(0, 0, 1, 1)]))
+    array([ True, False])
+    """
+    if shapely.is_prepared(a).any():
+        return shapely.contains_properly(a, b)
+    return rowwise(shapely.contains_properly, a, b)
 
 
 def _duplicate_buildings(
@@ -385,7 +404,7 @@ def _duplicate_candidates(
     polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
     cand = present & (~polygonal | ~valid | ~(area > bound))
     tree = shapely.STRtree(geoms)
-    i, j = tree.query(geoms, predicate="dwithin", distance=4.0 * grid)
+    i, j = query_in_runs(tree, geoms, predicate="dwithin", distance=4.0 * grid)
     near = (i != j) & (groups[i] == groups[j])
     cand[i[near]] = True
     return cand

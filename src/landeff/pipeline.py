@@ -9,7 +9,6 @@ import os
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,6 +28,7 @@ from .io.tables import read_table
 from .io.vector import read_layer
 from .join import attribute_land, clip_buildings, footprint_by_parcel, link_enterprises
 from .metrics import FIGURES, measure_enterprises, measure_parcels, per_mu, spread_to_parcels
+from .parallel import in_background
 from .policy import Policy, load_policy
 from .schema import CONTRACT_FIELDS
 from .validate import (
@@ -260,7 +260,7 @@ def evaluate(
     with _timed(timings, "read", progress):
         # the tables are read in the background while the layers are read here (both mostly
         # release the GIL: pyogrio/arrow and pandas' C parser)
-        tables = _in_background(_read_tables, enterprises, contracts, sheet=sheet, encoding=encoding)
+        tables = in_background(_read_tables, enterprises, contracts, sheet=sheet, encoding=encoding)
         raw_parcels = (
             read_layer(parcels, layer=parcels_layer, input_crs=input_crs, encoding=encoding)
             if parcels is not None
@@ -281,7 +281,7 @@ def evaluate(
         # appended below where a sequential run records them: the warnings keep their order
         ent_diag = Diagnostics()
         ent_job = (
-            _in_background(prepare_enterprises, raw_ent, default_year=year, diagnostics=ent_diag)
+            in_background(prepare_enterprises, raw_ent, default_year=year, diagnostics=ent_diag)
             if raw_ent is not None
             else None
         )
@@ -323,7 +323,7 @@ def evaluate(
         # enterprises are linked by id, code and name in the background while buildings are clipped
         link_diag = Diagnostics()
         link_job = (
-            _in_background(
+            in_background(
                 link_enterprises,
                 ent,
                 par[[c for c in ("parcel_id", "holder_uscc", "holder_name") if c in par]],
@@ -412,8 +412,10 @@ def evaluate(
 
     with _timed(timings, "flag", progress):
         # the undeveloped remainders (GEOS buffers and differences, the costliest geometry) are
-        # cut in the background while the enterprises are graded and the other rules run
-        remainders = _in_background(
+        # cut in the background while the enterprises are graded and the other rules run. (Started
+        # earlier, in the join, they slow the measure stage by more than they save: the contention
+        # is for the GIL, which both hold for much of their work.)
+        remainders = in_background(
             rules.remainder_pieces, par.copy(deep=False), pieces, pol.thresholds
         )
         graded = grading.grade(
@@ -477,19 +479,6 @@ def evaluate(
 def _any_geometry(frame: gpd.GeoDataFrame) -> bool:
     """Whether any row has a geometry (empty ones count: they are kept and warned about)."""
     return bool((~shapely.is_missing(np.asarray(frame.geometry.values, dtype=object))).any())
-
-
-def _in_background(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-    """Start ``func(*args, **kwargs)`` in a thread of its own and return its Future.
-
-    Used for work that overlaps with the main thread's (GEOS, pyarrow, pyproj and pandas' C parser
-    release the GIL). ``Future.result()`` re-raises the function's exception in the caller.
-    """
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landeff")
-    try:
-        return pool.submit(func, *args, **kwargs)
-    finally:
-        pool.shutdown(wait=False)
 
 
 def _read_tables(

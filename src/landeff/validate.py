@@ -25,6 +25,7 @@ from pandas.api.types import infer_dtype
 from . import checks
 from .errors import Diagnostics, InputError
 from .io.tables import PY_WHITESPACE
+from .parallel import rowwise
 from .schema import FIELDS_BY_NAME, UNITS, Field, alias_table, split_unit, unit_factor
 
 #: Columns landeff writes; input columns with these names are kept as ``input_<name>``.
@@ -1538,7 +1539,7 @@ def repair_geometry(
         )
     kinds = shapely.get_type_id(geoms)
     polygonal = np.isin(kinds, [3, 6])
-    invalid = ~empty & polygonal & ~shapely.is_valid(geoms)
+    invalid = ~empty & polygonal & ~rowwise(shapely.is_valid, geoms)
     collection = ~empty & (kinds == 7)
     if collection.any():  # a NaN or infinite coordinate: no shape to keep, as for a polygon
         broken = np.zeros(len(geoms), dtype=bool)
