@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -12,6 +10,7 @@ import shapely
 
 from landeff.errors import Diagnostics, PolicyError
 from landeff.flags import CODES, FINDING_COLUMNS, Findings, Remainders, find, remainder_pieces
+from landeff.parallel import in_background
 from landeff.policy import Threshold
 
 AS_OF = pd.Timestamp("2025-06-30")
@@ -762,25 +761,14 @@ def test_precomputed_remainders_give_the_same_findings_and_warnings(how, layer):
     direct = run(frame, enterprises=enterprises, buildings=buildings, diagnostics=diag)
     diag_apart = Diagnostics()
     if how == "future":
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            given = pool.submit(remainder_pieces, frame, buildings, thresholds())
-            apart = run(
-                frame,
-                enterprises=enterprises,
-                buildings=buildings,
-                diagnostics=diag_apart,
-                remainders=given,
-            )
+        given = in_background(remainder_pieces, frame, buildings, thresholds())
     else:
         given = remainder_pieces(frame, buildings, thresholds())
         assert isinstance(given, Remainders)
-        apart = run(
-            frame,
-            enterprises=enterprises,
-            buildings=buildings,
-            diagnostics=diag_apart,
-            remainders=given,
-        )
+    apart = run(
+        frame, enterprises=enterprises, buildings=buildings, diagnostics=diag_apart,
+        remainders=given,
+    )
     _same_findings(direct, apart)
     pd.testing.assert_frame_equal(diag.warnings, diag_apart.warnings)
     # by hand: the idle rule's warning on P4 comes first, then the remainder rule's

@@ -73,8 +73,7 @@ def lonlat_of(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     """
     if geoms.crs is None:
         raise CRSError(_NO_CRS)
-    values = geoms.values._data if hasattr(geoms.values, "_data") else geoms.values
-    pts = rowwise(shapely.centroid, np.asarray(values, dtype=object))
+    pts = rowwise(shapely.centroid, np.asarray(geoms.values, dtype=object))
     # an empty geometry's centroid is an empty point, whose x GEOS refuses: NaN, like a missing one
     pts = np.where(shapely.is_empty(pts), None, pts)
     x, y = shapely.get_x(pts), shapely.get_y(pts)
